@@ -1,0 +1,333 @@
+"""The domain façade shared by the CLI and the server: scan, inspect, create, change, register.
+
+It owns one configuration, one uv runner and one kernelspec reconciler. It validates every
+user-supplied path and requirement before anything reaches the filesystem or uv, and it
+raises only typed errors from :mod:`errors`. It knows nothing about HTTP or tornado.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement as _BadRequirement
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from .config import UvKernels
+from .discovery import ScanOptions, ScanResult, scan_roots
+from .environments import Environment, inspect_environment, read_pyvenv_cfg
+from .errors import (
+    Conflict,
+    InvalidPath,
+    InvalidRequest,
+    InvalidRequirement,
+    NotAnEnvironment,
+    OutsideRoots,
+    UvFailed,
+)
+from .kernelspecs import KernelspecReconciler, ReconcileResult
+from .pythons import resolve_python
+from .uvrunner import LineCallback, UvRunner
+
+MAX_PATH_LENGTH = 4096
+MAX_REQUIREMENTS = 100
+MAX_REQUIREMENT_LENGTH = 1000
+
+
+def validate_path_string(value: object, what: str = "path") -> str:
+    """Reject values no sane path has before touching the filesystem."""
+    if not isinstance(value, str):
+        raise InvalidPath(f"{what} must be a string, not {type(value).__name__}.")
+    if not value.strip():
+        raise InvalidPath(f"{what} is empty; give a directory inside one of the roots.")
+    if len(value) > MAX_PATH_LENGTH:
+        raise InvalidPath(
+            f"{what} is {len(value)} characters long; the limit is {MAX_PATH_LENGTH}."
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidPath(f"{what} contains a NUL or control character; remove it.")
+    return value
+
+
+def parse_requirements(values: object) -> list[str]:
+    """PEP 508 requirements, as normalised strings. Option-shaped strings never pass."""
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidRequirement("packages must be a list of PEP 508 requirement strings.")
+    if len(values) > MAX_REQUIREMENTS:
+        raise InvalidRequirement(f"At most {MAX_REQUIREMENTS} packages per request.")
+    out = []
+    for raw in values:
+        text = raw.strip()
+        if not text:
+            continue
+        if len(text) > MAX_REQUIREMENT_LENGTH:
+            raise InvalidRequirement(f"The requirement {text[:40]!r}… is too long.")
+        if text.startswith("-"):
+            raise InvalidRequirement(
+                f"{text!r} looks like a command-line option, not a package; give requirements "
+                "such as 'numpy' or 'xarray>=2024.1' (index options belong in uv's config)."
+            )
+        try:
+            req = Requirement(text)
+        except _BadRequirement as e:
+            raise InvalidRequirement(
+                f"{text!r} is not a valid requirement ({e}); use PEP 508 form, e.g. 'numpy>=2'."
+            ) from None
+        out.append(str(req))
+    return out
+
+
+def parse_package_names(values: object) -> list[str]:
+    """Names of installed packages to remove (no versions, no options)."""
+    reqs = parse_requirements(values)
+    names = []
+    for text in reqs:
+        req = Requirement(text)
+        if req.specifier or req.url or req.marker:
+            raise InvalidRequirement(
+                f"{text!r}: give only the package name to remove, e.g. {req.name!r}."
+            )
+        names.append(req.name)
+    return names
+
+
+class EnvironmentCatalog:
+    """Everything the CLI and the REST API can do to environments, in one place."""
+
+    def __init__(self, config: UvKernels, *, fallback_root: str | None = None) -> None:
+        self.config = config
+        self.fallback_root = fallback_root
+        self.runner = UvRunner(config)
+        self.reconciler = KernelspecReconciler(config.effective_kernelspec_dir())
+
+    # -- roots and paths -------------------------------------------------------------------
+
+    @property
+    def roots(self) -> list[Path]:
+        roots: list[Path] = self.config.effective_roots(self.fallback_root)
+        return roots
+
+    def real_roots(self) -> list[str]:
+        return [os.path.realpath(r) for r in self.roots]
+
+    def root_of(self, real_path: str) -> str | None:
+        """The configured root (as configured, not resolved) that contains ``real_path``."""
+        for root, real_root in zip(self.roots, self.real_roots(), strict=True):
+            if real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep):
+                return str(root)
+        return None
+
+    def confine(self, value: object, what: str = "path") -> str:
+        """Resolve a user-supplied path and insist it lies inside a root; returns the realpath.
+
+        Relative paths are taken relative to the first root. ``..`` and symlinks are
+        resolved first, so neither can lead outside.
+        """
+        text = validate_path_string(value, what)
+        roots = self.roots
+        joined = os.path.join(roots[0], os.path.expanduser(text)) if roots else text
+        real = os.path.realpath(joined)
+        if self.root_of(real) is None:
+            shown = ", ".join(str(r) for r in roots)
+            raise OutsideRoots(
+                f"{text} resolves to {real}, which is outside the configured roots ({shown}); "
+                "choose a location inside a root or add one with c.UvKernels.roots."
+            )
+        return real
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def scan(self) -> ScanResult:
+        return scan_roots(ScanOptions.from_config(self.config, self.roots))
+
+    def reconcile(self, result: ScanResult) -> ReconcileResult:
+        return self.reconciler.reconcile(
+            result.environments, scanned_roots=result.roots, complete=not result.partial
+        )
+
+    def refresh(self) -> tuple[ScanResult, ReconcileResult]:
+        result = self.scan()
+        return result, self.reconcile(result)
+
+    def inspect(self, path: str) -> Environment:
+        """The record for one directory that is a uv project or a venv (NotAnEnvironment if not)."""
+        path = os.path.abspath(os.path.expanduser(path))
+        if not os.path.isdir(path):
+            raise NotAnEnvironment(f"{path} does not exist or is not a directory.")
+        real = os.path.realpath(path)
+        root = self.root_of(real)
+        if os.path.exists(os.path.join(path, "pyvenv.cfg")):
+            return inspect_environment(path, "venv", root=root)
+        if os.path.isfile(os.path.join(path, "pyproject.toml")):
+            has_lock = os.path.isfile(os.path.join(path, "uv.lock"))
+            cfg = read_pyvenv_cfg(os.path.join(path, ".venv"))
+            if has_lock or (cfg is not None and "uv" in cfg):
+                return inspect_environment(path, "project", root=root)
+            raise NotAnEnvironment(
+                f"{path} has a pyproject.toml but is not a uv project (no uv.lock and no uv "
+                f"made .venv); run `uv lock` there first."
+            )
+        raise NotAnEnvironment(
+            f"{path} is neither a uv project (pyproject.toml + uv.lock) nor a virtual "
+            "environment (pyvenv.cfg)."
+        )
+
+    def register(
+        self, env: Environment, *, name: str | None = None, display_name: str | None = None
+    ) -> str:
+        kernel: str = self.reconciler.register(env, name=name, display_name=display_name)
+        return kernel
+
+    # -- operations that run uv -------------------------------------------------------------
+
+    async def create(
+        self,
+        path: str,
+        *,
+        kind: str = "project",
+        python: str | None = None,
+        packages: Iterable[str] = (),
+        on_line: LineCallback | None = None,
+        register: bool = True,
+    ) -> Environment:
+        """Create a project (``uv init`` + ``uv add ipykernel PKG…``) or a venv (``uv venv``
+        + ``uv pip install ipykernel PKG…``), then register its kernel.
+
+        ``path`` must not exist, or be an empty directory. If anything fails, only what this
+        call created is removed.
+        """
+        if kind not in ("project", "venv"):
+            raise InvalidRequest(f"kind must be 'project' or 'venv', not {kind!r}.")
+        reqs = parse_requirements(list(packages))
+        target = os.path.abspath(path)
+        parent = os.path.dirname(target)
+        if not os.path.isdir(parent):
+            raise InvalidPath(f"The parent directory {parent} does not exist; create it first.")
+        existed = os.path.lexists(target)
+        if existed and (not os.path.isdir(target) or os.listdir(target)):
+            raise Conflict(
+                f"{target} already exists and is not empty; choose a new name, or use "
+                f"`jupyter uvkernel install {target}` to register an existing environment."
+            )
+        interpreter = await resolve_python(self.runner, python)
+        names = {canonicalize_name(Requirement(r).name) for r in reqs}
+        wanted = reqs if "ipykernel" in names else ["ipykernel", *reqs]
+        try:
+            if kind == "project":
+                await self.runner.init_project(target, python=interpreter, on_line=on_line)
+                await self.runner.add(target, wanted, on_line=on_line)
+            else:
+                await self.runner.create_venv(target, python=interpreter, on_line=on_line)
+                await self.runner.pip_install(target, wanted, on_line=on_line)
+        except BaseException:
+            _undo_create(target, existed)
+            raise
+        env = self.inspect(target)
+        if register and env.gets_kernel:
+            self.register(env)
+        return env
+
+    async def ensure_ipykernel(
+        self, env: Environment, *, on_line: LineCallback | None = None
+    ) -> Environment:
+        """``uv add --dev ipykernel`` for a project (so ``uv sync`` keeps it), ``uv pip
+        install`` for a venv; returns the re-inspected record."""
+        if env.kind == "project":
+            await self.runner.add(env.path, ["ipykernel"], dev=True, on_line=on_line)
+        else:
+            assert env.venv is not None
+            await self.runner.pip_install(env.venv, ["ipykernel"], on_line=on_line)
+        return self.inspect(env.path)
+
+    async def sync(
+        self, env: Environment, *, relock: bool = False, on_line: LineCallback | None = None
+    ) -> Environment:
+        if env.kind != "project":
+            raise InvalidRequest(
+                f"{env.path} is a venv without a lock file; there is nothing to sync. Use "
+                "package add/remove (uv pip) instead."
+            )
+        await self.runner.sync(env.path, relock=relock, on_line=on_line)
+        return self.inspect(env.path)
+
+    async def check_sync(self, env: Environment) -> dict[str, Any]:
+        """The exact drift answer: ``uv sync --check`` (projects only)."""
+        if env.kind != "project":
+            return {"checked": False, "in_sync": None, "output": "venvs have no lock file"}
+        result = await self.runner.sync_check(env.path)
+        return {
+            "checked": True,
+            "in_sync": result.returncode == 0,
+            "output": "\n".join(x for x in (result.stdout, result.stderr) if x).strip(),
+        }
+
+    async def add_packages(
+        self, env: Environment, packages: object, *, on_line: LineCallback | None = None
+    ) -> Environment:
+        reqs = parse_requirements(packages)
+        if not reqs:
+            raise InvalidRequirement("No packages given; name at least one requirement.")
+        if env.kind == "project":
+            await self.runner.add(env.path, reqs, on_line=on_line)
+        else:
+            assert env.venv is not None
+            await self.runner.pip_install(env.venv, reqs, on_line=on_line)
+        return self.inspect(env.path)
+
+    async def remove_packages(
+        self, env: Environment, packages: object, *, on_line: LineCallback | None = None
+    ) -> Environment:
+        names = parse_package_names(packages)
+        if not names:
+            raise InvalidRequirement("No packages given; name at least one package to remove.")
+        if "ipykernel" in {canonicalize_name(n) for n in names} and env.kernel:
+            raise Conflict(
+                f"Removing ipykernel would break the kernel {env.kernel}; unregister the kernel "
+                "first if you really want that."
+            )
+        if env.kind == "project":
+            await self.runner.remove(env.path, names, on_line=on_line)
+        else:
+            assert env.venv is not None
+            await self.runner.pip_uninstall(env.venv, names, on_line=on_line)
+        return self.inspect(env.path)
+
+    async def details(self, env: Environment) -> dict[str, Any]:
+        """Installed packages, exact drift and ``uv pip check`` for the detail view."""
+        out: dict[str, Any] = {"packages": [], "drift": None, "pip_check": None}
+        if not env.venv or env.status in ("no-environment", "broken"):
+            return out
+        try:
+            out["packages"] = await self.runner.pip_list(env.venv)
+        except UvFailed as e:
+            out["packages_error"] = e.message
+        out["drift"] = await self.check_sync(env)
+        check = await self.runner.pip_check(env.venv)
+        out["pip_check"] = {
+            "ok": check.returncode == 0,
+            "output": "\n".join(x for x in (check.stdout, check.stderr) if x).strip(),
+        }
+        return out
+
+
+def _undo_create(target: str, existed: bool) -> None:
+    """Remove what a failed create made: the whole dir if we made it, else its new contents."""
+    if not os.path.lexists(target):
+        return
+    if not existed:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    for entry in os.listdir(target):
+        full = os.path.join(target, entry)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)

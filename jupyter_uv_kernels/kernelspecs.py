@@ -1,0 +1,385 @@
+"""The kernelspec reconciler: environment records in, real kernelspec directories out.
+
+Real files mean listing kernels costs what stock Jupyter costs, and nbconvert, papermill,
+nbclient and ``jupyter kernelspec list`` in a PBS job see the same kernels as the server.
+
+Rules (ARCHITECTURE §1, §4):
+- only specs carrying our marker are ever changed or removed;
+- a second run with the same input writes nothing;
+- writes are atomic (temp file or temp dir, then rename), so two servers sharing one $HOME
+  never see a half-written kernel.json;
+- an environment that already has a user-written kernelspec for its interpreter gets no
+  second kernel;
+- a spec is removed only when its environment is gone for sure: the env path no longer
+  holds a kernel-worthy environment, or a *complete* scan of a root containing it did not
+  find it. A partial scan never removes anything it did not see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+from jupyter_core.paths import jupyter_path
+
+from .environments import Environment, kernel_name_for
+from .errors import Conflict, KernelspecDirNotWritable, KernelspecNotFound
+
+log = logging.getLogger(__name__)
+
+#: Key under kernel.json ``metadata`` that marks a spec as written (owned) by us.
+OWNER_KEY = "jupyter_uv_kernels"
+SPEC_FORMAT = 1
+
+
+@dataclass
+class ReconcileResult:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: env path -> name of the user-written spec that already serves it
+    user_owned: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.added) + len(self.updated) + len(self.removed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": len(self.unchanged),
+            "user_owned": self.user_owned,
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class SpecOnDisk:
+    name: str
+    directory: str
+    data: dict[str, Any]
+
+    @property
+    def owner(self) -> dict[str, Any] | None:
+        meta = self.data.get("metadata")
+        owner = meta.get(OWNER_KEY) if isinstance(meta, dict) else None
+        return owner if isinstance(owner, dict) else None
+
+    @property
+    def owned(self) -> bool:
+        return self.owner is not None
+
+    @property
+    def env_path(self) -> str | None:
+        owner = self.owner
+        return owner.get("path") if owner else None
+
+
+def read_specs(directory: str | os.PathLike[str]) -> list[SpecOnDisk]:
+    """Every readable kernel.json directly under ``directory``."""
+    specs = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        try:
+            with open(os.path.join(entry.path, "kernel.json"), encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            specs.append(SpecOnDisk(entry.name, entry.path, data))
+    return specs
+
+
+def _bin_dir_of(argv0: str) -> str:
+    # Resolve the directory, not the file: a venv's bin/python is a symlink to the base
+    # interpreter, which every venv made from that Python shares.
+    return os.path.realpath(os.path.dirname(os.path.abspath(argv0)))
+
+
+def user_specs_by_bin_dir(search_dirs: Iterable[str]) -> dict[str, str]:
+    """Map ``realpath(bin dir)`` -> spec name for every spec we do not own."""
+    out: dict[str, str] = {}
+    for directory in search_dirs:
+        for spec in read_specs(directory):
+            argv = spec.data.get("argv")
+            if spec.owned or not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
+                continue
+            if os.sep not in argv[0]:
+                continue  # "python" on PATH: not tied to any one environment
+            out.setdefault(_bin_dir_of(argv[0]), spec.name)
+    return out
+
+
+def display_names(envs: list[Environment]) -> dict[str, str]:
+    """``Python 3.12 (name)``, with enough of the path to tell apart colliding names."""
+    base = {e.id: f"Python {_short_version(e.python)} ({e.name})" for e in envs}
+    counts = Counter(base.values())
+    out = {}
+    for e in envs:
+        label = base[e.id]
+        if counts[label] > 1:
+            where = os.path.dirname(e.relpath) if e.relpath and e.relpath != "." else ""
+            where = where or os.path.dirname(e.path)
+            label = f"Python {_short_version(e.python)} ({e.name} · {where})"
+        out[e.id] = label
+    return out
+
+
+def _short_version(version: str | None) -> str:
+    if not version:
+        return "3"
+    return ".".join(version.split(".")[:2])
+
+
+def build_spec(env: Environment, display_name: str) -> dict[str, Any]:
+    assert env.venv is not None
+    provisioner_config: dict[str, Any] = {"env_path": env.venv, "kind": env.kind}
+    if env.kind == "project":
+        provisioner_config["project_path"] = env.path
+    return {
+        "argv": [
+            os.path.join(env.venv, "bin", "python"),
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ],
+        "display_name": display_name,
+        "language": "python",
+        "interrupt_mode": "signal",
+        "env": {},
+        "metadata": {
+            "debugger": True,
+            "kernel_provisioner": {
+                "provisioner_name": "uv-provisioner",
+                "config": provisioner_config,
+            },
+            OWNER_KEY: {
+                "format": SPEC_FORMAT,
+                "owned": True,
+                "env_id": env.id,
+                "path": env.path,
+                "kind": env.kind,
+            },
+        },
+    }
+
+
+def write_spec_atomically(kernel_dir: Path, name: str, spec: dict[str, Any]) -> bool:
+    """Write ``<kernel_dir>/<name>/kernel.json``; return False when it already held ``spec``."""
+    target = kernel_dir / name
+    payload = json.dumps(spec, indent=1, sort_keys=True) + "\n"
+    current = target / "kernel.json"
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(current.read_text("utf-8")) == spec:
+            return False
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        fd, tmp = tempfile.mkstemp(prefix=".kernel.json.", dir=target)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(payload)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, current)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return True
+    # A new spec: build it in a hidden temp dir and rename the whole dir into place, so a
+    # reader never sees a spec dir without its kernel.json.
+    tmpdir = tempfile.mkdtemp(prefix=f".{name}.", dir=kernel_dir)
+    try:
+        (Path(tmpdir) / "kernel.json").write_text(payload, "utf-8")
+        os.chmod(tmpdir, 0o755)
+        try:
+            os.rename(tmpdir, target)
+        except OSError:
+            # Another server created it in the meantime: its content is ours too (same
+            # inputs, same output), so just make sure it is current.
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            return write_spec_atomically(kernel_dir, name, spec)
+    except BaseException:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
+    return True
+
+
+def remove_spec_dir(directory: str) -> None:
+    """Remove a spec dir by renaming it aside first, so readers never see it half-deleted."""
+    parent, name = os.path.split(directory)
+    aside = os.path.join(parent, f".{name}.removing.{os.getpid()}")
+    try:
+        os.rename(directory, aside)
+    except FileNotFoundError:
+        return  # someone else removed it
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _still_an_environment(spec: SpecOnDisk) -> bool:
+    """Cheap check that an owned spec's environment still exists and works."""
+    argv = spec.data.get("argv") or []
+    return bool(argv) and isinstance(argv[0], str) and os.path.exists(argv[0])
+
+
+class KernelspecReconciler:
+    """Applies the rules in the module docstring to one kernelspec directory."""
+
+    def __init__(self, kernel_dir: str | os.PathLike[str], search_dirs: list[str] | None = None):
+        self.kernel_dir = Path(kernel_dir)
+        # Everywhere Jupyter looks for kernels: a user-written spec anywhere there counts.
+        self.search_dirs = (
+            search_dirs
+            if search_dirs is not None
+            else list(dict.fromkeys([*jupyter_path("kernels"), str(self.kernel_dir)]))
+        )
+
+    def owned_specs(self) -> dict[str, SpecOnDisk]:
+        return {s.name: s for s in read_specs(self.kernel_dir) if s.owned}
+
+    def reconcile(
+        self,
+        envs: list[Environment],
+        *,
+        scanned_roots: Iterable[str] = (),
+        complete: bool = True,
+    ) -> ReconcileResult:
+        """Make the owned specs in ``kernel_dir`` match ``envs``; fills ``env.kernel`` in.
+
+        ``scanned_roots`` are the roots the scan that produced ``envs`` covered; a spec for
+        an environment under them that the scan did not return is removed only when the
+        scan was ``complete``.
+        """
+        result = ReconcileResult()
+        user_specs = user_specs_by_bin_dir(self.search_dirs)
+        wanted = [e for e in envs if e.gets_kernel and e.venv]
+        names = display_names(wanted)
+        desired: dict[str, tuple[Environment, dict[str, Any]]] = {}
+        for env in envs:
+            env.kernel = None
+        for env in wanted:
+            assert env.venv is not None
+            user_spec = user_specs.get(os.path.realpath(os.path.join(env.venv, "bin")))
+            if user_spec is not None:
+                result.user_owned[env.path] = user_spec
+                env.kernel = user_spec
+                continue
+            name = kernel_name_for(env.path, env.name)
+            desired[name] = (env, build_spec(env, names[env.id]))
+
+        existing = self.owned_specs()
+        for name, (env, spec) in sorted(desired.items()):
+            try:
+                changed = write_spec_atomically(self.kernel_dir, name, spec)
+            except OSError as e:
+                result.errors.append(f"{self.kernel_dir / name}: {e.strerror or e}")
+                continue
+            env.kernel = name
+            if not changed:
+                result.unchanged.append(name)
+            elif name in existing:
+                result.updated.append(name)
+            else:
+                result.added.append(name)
+
+        roots = [os.path.abspath(r) for r in scanned_roots]
+        seen = {e.path for e in envs}
+        for name, old in sorted(existing.items()):
+            if name in desired:
+                continue
+            env_path = old.env_path or ""
+            gone = not _still_an_environment(old)
+            # Seen but not wanted (broken, lost ipykernel, or now served by a user's spec),
+            # or under a root a complete scan covered without finding it.
+            not_wanted = env_path in seen or (complete and _under(env_path, roots))
+            if gone or not_wanted:
+                try:
+                    remove_spec_dir(old.directory)
+                    result.removed.append(name)
+                except OSError as e:
+                    result.errors.append(f"{old.directory}: {e.strerror or e}")
+        if result.errors:
+            log.warning("uv-kernels could not write kernelspecs: %s", "; ".join(result.errors))
+        return result
+
+    # -- single-spec operations used by the CLI and REST ---------------------------------
+
+    def register(
+        self, env: Environment, *, name: str | None = None, display_name: str | None = None
+    ) -> str:
+        """Write (or refresh) the spec of one environment; returns the kernel name."""
+        if not env.venv:
+            raise Conflict(f"{env.path} has no environment to register; run `uv sync` there first.")
+        kernel_name = name or kernel_name_for(env.path, env.name)
+        if kernel_name == NATIVE_KERNEL_NAME:
+            raise Conflict(f"The kernel name {kernel_name!r} is reserved; choose another --name.")
+        current = self.kernel_dir / kernel_name / "kernel.json"
+        if current.exists():
+            on_disk = next((s for s in read_specs(self.kernel_dir) if s.name == kernel_name), None)
+            if on_disk is not None and not on_disk.owned:
+                raise Conflict(
+                    f"A kernelspec named {kernel_name!r} already exists and was not written by "
+                    "jupyter_uv_kernels; choose another --name or remove it with "
+                    f"`jupyter kernelspec remove {kernel_name}`."
+                )
+        label = display_name or display_names([env])[env.id]
+        try:
+            write_spec_atomically(self.kernel_dir, kernel_name, build_spec(env, label))
+        except OSError as e:
+            raise KernelspecDirNotWritable(
+                f"Cannot write the kernelspec {kernel_name!r} into {self.kernel_dir}: "
+                f"{e.strerror or e}. Make it writable or set c.UvKernels.kernelspec_dir."
+            ) from e
+        env.kernel = kernel_name
+        return kernel_name
+
+    def unregister(self, name_or_path: str) -> list[str]:
+        """Remove the owned spec(s) with that kernel name or for that environment path."""
+        owned = self.owned_specs()
+        if name_or_path in owned:
+            targets = [owned[name_or_path]]
+        else:
+            real = os.path.realpath(name_or_path)
+            targets = [
+                s for s in owned.values() if s.env_path and os.path.realpath(s.env_path) == real
+            ]
+        if not targets:
+            other = (self.kernel_dir / name_or_path / "kernel.json").exists()
+            raise KernelspecNotFound(
+                f"{name_or_path!r} is a kernelspec jupyter_uv_kernels did not write; remove it "
+                f"with `jupyter kernelspec remove {name_or_path}`."
+                if other
+                else f"No kernelspec written by jupyter_uv_kernels matches {name_or_path!r}; "
+                "`jupyter uvkernel list` shows the registered kernels."
+            )
+        for spec in targets:
+            try:
+                remove_spec_dir(spec.directory)
+            except OSError as e:
+                raise KernelspecDirNotWritable(
+                    f"Cannot remove {spec.directory}: {e.strerror or e}."
+                ) from e
+        return [s.name for s in targets]

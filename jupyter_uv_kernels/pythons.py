@@ -1,0 +1,120 @@
+"""Which Python interpreters new environments can be made from.
+
+uv knows the interpreters on PATH and the ones it installed. On HPC systems (and pyenv
+machines) more live in version directories that are not on PATH until a ``module load``;
+we add pyenv's versions so that ``--python 3.12`` finds them. A request is either a
+version (``3.12``, ``3.12.1``) or a path to an interpreter.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from .errors import InvalidRequest, UvKernelsError
+from .uvrunner import UvRunner
+
+_VERSION_REQUEST = re.compile(r"^\d+(\.\d+){0,2}$")
+
+
+@dataclass(frozen=True)
+class PythonInterpreter:
+    version: str
+    path: str
+    implementation: str = "cpython"
+    source: str = "uv"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pyenv_interpreters() -> list[PythonInterpreter]:
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    found = []
+    for path in sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python3"))):
+        version = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        try:
+            Version(version)
+        except InvalidVersion:
+            continue  # e.g. a named virtualenv inside pyenv
+        found.append(PythonInterpreter(version=version, path=path, source="pyenv"))
+    return found
+
+
+async def available_pythons(runner: UvRunner) -> list[PythonInterpreter]:
+    """Interpreters uv can build environments from here, newest first, one per version+path."""
+    found: list[PythonInterpreter] = []
+    try:
+        for item in await runner.python_list():
+            version = str(item.get("version", ""))
+            path = item.get("path")
+            if not version or not path or item.get("symlink"):
+                continue
+            # pyenv shims only answer for the active version; skip the ones that fail.
+            if "/shims/" in path:
+                continue
+            found.append(
+                PythonInterpreter(
+                    version=version,
+                    path=str(path),
+                    implementation=str(item.get("implementation", "cpython")),
+                )
+            )
+    except UvKernelsError:
+        pass
+    found += _pyenv_interpreters()
+    seen: set[str] = set()
+    unique = []
+    for p in found:
+        real = os.path.realpath(p.path)
+        if real in seen or not os.path.exists(real):
+            continue
+        seen.add(real)
+        unique.append(p)
+
+    def key(p: PythonInterpreter) -> tuple[Version, str]:
+        try:
+            return (Version(p.version), p.path)
+        except InvalidVersion:
+            return (Version("0"), p.path)
+
+    return sorted(unique, key=key, reverse=True)
+
+
+async def resolve_python(runner: UvRunner, request: str | None) -> str | None:
+    """Turn ``--python`` into something uv can use: a path, or None for uv's default.
+
+    A path must be an executable file. A version must match an available interpreter;
+    otherwise the error lists what is available.
+    """
+    if not request:
+        return None
+    request = request.strip()
+    if os.sep in request or request.startswith("~"):
+        path = os.path.expanduser(request)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+        raise InvalidRequest(
+            f"--python {request}: no executable interpreter at that path; give a version such "
+            "as 3.12 or the full path of a python binary."
+        )
+    if not _VERSION_REQUEST.match(request):
+        raise InvalidRequest(
+            f"python {request!r} is neither a version (like 3.12) nor a path to an interpreter."
+        )
+    pythons = await available_pythons(runner)
+    wanted = request.split(".")
+    for p in pythons:
+        if p.version.split(".")[: len(wanted)] == wanted:
+            return p.path
+    have = ", ".join(sorted({p.version for p in pythons})) or "none"
+    raise InvalidRequest(
+        f"No Python {request} interpreter is available here (found: {have}). Load one "
+        f"(e.g. `module load python/{request}`), run `uv python install {request}`, or pass "
+        "the path of an interpreter."
+    )

@@ -1,0 +1,295 @@
+"""The uv runner: the one place that spawns uv and the one module that builds uv command lines.
+
+- ``asyncio.create_subprocess_exec`` with argv lists, never a shell;
+- a sanitised environment: no conda leakage (uv treats CONDA_PREFIX as the active
+  environment), no PYTHONHOME/PYTHONPATH/VIRTUAL_ENV, UV_CACHE_DIR from config;
+- stdout and stderr are streamed line by line to a callback (operation logs);
+- a timeout and cancellation both stop uv *and its children* (it runs in its own process
+  group), and failures raise :class:`UvFailed` carrying uv's stderr.
+
+Tests may swap :class:`UvRunner` (the seam), but prefer the real uv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import UvKernels
+from .errors import UvFailed, UvNotFound, UvTimeout
+
+log = logging.getLogger(__name__)
+
+#: Called with ("stdout" | "stderr", line) for every line uv prints.
+LineCallback = Callable[[str, str], None]
+
+#: Variables never passed to uv or to kernels: an active conda env or a stray
+#: PYTHONPATH would make uv (or the kernel) use the wrong interpreter or packages.
+LEAKY_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+
+
+def is_leaky(key: str) -> bool:
+    return key.startswith("CONDA_") or key in LEAKY_VARIABLES or key in ("_CE_CONDA", "_CE_M")
+
+
+def clean_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default ``os.environ``) without conda and Python-path leakage."""
+    source = os.environ if base is None else base
+    return {k: v for k, v in source.items() if not is_leaky(k)}
+
+
+def find_uv(configured: str = "") -> str:
+    """The uv binary: ``configured`` if set; else ``uv`` on PATH; else the ``uv`` package's."""
+    if configured:
+        path = os.path.expanduser(configured)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+        raise UvNotFound(
+            f"UvKernels.uv is set to {configured!r}, which is not an executable file; "
+            "fix the setting or unset it to use the uv on PATH."
+        )
+    on_path = shutil.which("uv")
+    if on_path:
+        return on_path
+    try:
+        import uv as uv_package  # the PyPI package ships the binary
+
+        bundled: str = uv_package.find_uv_bin()
+        return bundled
+    except (ImportError, FileNotFoundError):
+        pass
+    raise UvNotFound(
+        "uv was not found: run `module load uv` (NCAR), or `pip install uv`, "
+        "or set c.UvKernels.uv to the path of the uv binary."
+    )
+
+
+@dataclass
+class UvResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith("error:"):
+            return ln[len("error:") :].strip()
+    return lines[-1] if lines else "no output"
+
+
+class UvRunner:
+    """Runs uv for one configuration. Every public coroutine maps to one uv command."""
+
+    def __init__(self, config: UvKernels) -> None:
+        self.config = config
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def uv(self) -> str:
+        return find_uv(self.config.uv)
+
+    def environment(self) -> dict[str, str]:
+        env = clean_environment()
+        if self.config.uv_cache_dir:
+            env["UV_CACHE_DIR"] = os.path.expanduser(self.config.uv_cache_dir)
+        env["NO_COLOR"] = "1"
+        env.pop("FORCE_COLOR", None)
+        return env
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: str | None = None,
+        on_line: LineCallback | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> UvResult:
+        """Run ``uv *args``. Raises UvFailed on a non-zero exit when ``check`` is true."""
+        argv = [self.uv, *args]
+        if timeout is None:
+            timeout = self.config.operation_timeout or None
+        started = time.monotonic()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=self.environment(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: cancel reaches children
+            )
+        except FileNotFoundError as e:
+            raise UvNotFound(f"uv could not be started ({e}); check `UvKernels.uv`.") from e
+        out: list[str] = []
+        err: list[str] = []
+
+        async def pump(stream: asyncio.StreamReader | None, name: str, sink: list[str]) -> None:
+            assert stream is not None
+            while True:
+                raw = await stream.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                sink.append(line)
+                if on_line is not None:
+                    on_line(name, line)
+
+        async def communicate() -> int:
+            await asyncio.gather(pump(proc.stdout, "stdout", out), pump(proc.stderr, "stderr", err))
+            return await proc.wait()
+
+        try:
+            returncode = await asyncio.wait_for(communicate(), timeout)
+        except asyncio.TimeoutError:
+            await _stop(proc)
+            stderr = "\n".join(err)
+            raise UvTimeout(
+                f"`{_show(argv)}` was stopped after {timeout:g} s (UvKernels.operation_timeout).",
+                argv=argv,
+                returncode=None,
+                stderr=stderr,
+            ) from None
+        except BaseException:  # cancelled: never leave uv running behind us
+            await _stop(proc)
+            raise
+        result = UvResult(
+            argv, returncode, "\n".join(out), "\n".join(err), time.monotonic() - started
+        )
+        if check and returncode != 0:
+            raise UvFailed(
+                f"`{_show(argv)}` failed: {_last_error_line(result.stderr)}",
+                argv=argv,
+                returncode=returncode,
+                stderr=result.stderr,
+            )
+        return result
+
+    def _compile(self) -> list[str]:
+        return ["--compile-bytecode"] if self.config.compile_bytecode else []
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def version(self) -> str:
+        result = await self.run(["--version"], timeout=30)
+        return result.stdout.strip()
+
+    async def init_project(
+        self, path: str, *, python: str | None = None, on_line: LineCallback | None = None
+    ) -> UvResult:
+        # --no-workspace: never edit an enclosing project's pyproject.toml behind the user's back.
+        args = ["init", "--no-workspace"]
+        if python:
+            args += ["--python", python]
+        return await self.run([*args, "--", path], on_line=on_line)
+
+    async def add(
+        self,
+        project: str,
+        requirements: Iterable[str],
+        *,
+        dev: bool = False,
+        on_line: LineCallback | None = None,
+    ) -> UvResult:
+        args = ["add", "--project", project, *self._compile()]
+        if dev:
+            args.append("--dev")
+        return await self.run([*args, "--", *requirements], on_line=on_line)
+
+    async def remove(
+        self, project: str, names: Iterable[str], *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        return await self.run(["remove", "--project", project, "--", *names], on_line=on_line)
+
+    async def sync(
+        self,
+        project: str,
+        *,
+        relock: bool = False,
+        on_line: LineCallback | None = None,
+    ) -> UvResult:
+        """``uv sync --frozen`` (reproduce the lock exactly), or ``uv sync`` when relocking."""
+        args = ["sync", "--project", project, *self._compile()]
+        if not relock:
+            args.append("--frozen")
+        return await self.run(args, on_line=on_line)
+
+    async def sync_check(self, project: str, *, on_line: LineCallback | None = None) -> UvResult:
+        """``uv sync --check``: exit 0 when the env matches the lock (and the lock is current)."""
+        return await self.run(
+            ["sync", "--check", "--project", project], on_line=on_line, check=False, timeout=120
+        )
+
+    async def create_venv(
+        self, path: str, *, python: str | None = None, on_line: LineCallback | None = None
+    ) -> UvResult:
+        args = ["venv"]
+        if python:
+            args += ["--python", python]
+        return await self.run([*args, "--", path], on_line=on_line)
+
+    async def pip_install(
+        self, venv: str, requirements: Iterable[str], *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        return await self.run([*args, "--", *requirements], on_line=on_line)
+
+    async def pip_uninstall(
+        self, venv: str, names: Iterable[str], *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        args = ["pip", "uninstall", "--python", _python(venv)]
+        return await self.run([*args, "--", *names], on_line=on_line)
+
+    async def pip_list(self, venv: str) -> list[dict[str, Any]]:
+        result = await self.run(
+            ["pip", "list", "--python", _python(venv), "--format", "json"], timeout=120
+        )
+        packages: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+        return packages
+
+    async def pip_check(self, venv: str) -> UvResult:
+        return await self.run(["pip", "check", "--python", _python(venv)], check=False, timeout=120)
+
+    async def python_list(self) -> list[dict[str, Any]]:
+        result = await self.run(
+            ["python", "list", "--only-installed", "--output-format", "json"], timeout=120
+        )
+        found: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+        return found
+
+
+def _python(venv: str) -> str:
+    return os.path.join(venv, "bin", "python")
+
+
+def _show(argv: list[str]) -> str:
+    return " ".join(["uv", *argv[1:]])
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM uv's whole process group, then SIGKILL it if it lingers."""
+    if proc.returncode is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+            return
+        except asyncio.TimeoutError:
+            continue
