@@ -239,7 +239,7 @@ def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def _still_an_environment(spec: SpecOnDisk) -> bool:
+def spec_environment_exists(spec: SpecOnDisk) -> bool:
     """Cheap check that an owned spec's environment still exists and works."""
     argv = spec.data.get("argv") or []
     return bool(argv) and isinstance(argv[0], str) and os.path.exists(argv[0])
@@ -311,7 +311,7 @@ class KernelspecReconciler:
             if name in desired:
                 continue
             env_path = old.env_path or ""
-            gone = not _still_an_environment(old)
+            gone = not spec_environment_exists(old)
             # Seen but not wanted (broken, lost ipykernel, or now served by a user's spec),
             # or under a root a complete scan covered without finding it.
             not_wanted = env_path in seen or (complete and _under(env_path, roots))
@@ -324,6 +324,17 @@ class KernelspecReconciler:
         if result.errors:
             log.warning("uv-kernels could not write kernelspecs: %s", "; ".join(result.errors))
         return result
+
+    def annotate(self, envs: list[Environment]) -> None:
+        """Fill ``env.kernel`` from what is on disk, writing nothing (for listings)."""
+        user_specs = user_specs_by_bin_dir(self.search_dirs)
+        by_path = {
+            os.path.realpath(s.env_path): s.name for s in self.owned_specs().values() if s.env_path
+        }
+        for env in envs:
+            env.kernel = by_path.get(os.path.realpath(env.path))
+            if env.kernel is None and env.venv:
+                env.kernel = user_specs.get(os.path.realpath(os.path.join(env.venv, "bin")))
 
     # -- single-spec operations used by the CLI and REST ---------------------------------
 
