@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 
 from .config import UvKernels
 from .discovery import ScanOptions, ScanResult, scan_roots
-from .environments import Environment, inspect_environment, read_pyvenv_cfg
+from .environments import Environment, inspect_environment, read_pyvenv_cfg, slugify
 from .errors import (
     Conflict,
     InvalidPath,
@@ -163,6 +163,11 @@ class EnvironmentCatalog:
             raise NotAnEnvironment(f"{path} does not exist or is not a directory.")
         real = os.path.realpath(path)
         root = self.root_of(real)
+        if os.path.isdir(os.path.join(path, "conda-meta")):
+            raise NotAnEnvironment(
+                f"{path} is a conda environment; jupyter_uv_kernels manages uv projects and venvs "
+                "(nb_conda_kernels or `python -m ipykernel install` serve conda envs)."
+            )
         if os.path.exists(os.path.join(path, "pyvenv.cfg")):
             return inspect_environment(path, "venv", root=root)
         if os.path.isfile(os.path.join(path, "pyproject.toml")):
@@ -221,7 +226,11 @@ class EnvironmentCatalog:
         wanted = reqs if "ipykernel" in names else ["ipykernel", *reqs]
         try:
             if kind == "project":
-                await self.runner.init_project(target, python=interpreter, on_line=on_line)
+                # uv rejects directory names that are not package names ("Ünïcode proj").
+                name = slugify(os.path.basename(target), limit=100)
+                await self.runner.init_project(
+                    target, name=name, python=interpreter, on_line=on_line
+                )
                 await self.runner.add(target, wanted, on_line=on_line)
             else:
                 await self.runner.create_venv(target, python=interpreter, on_line=on_line)

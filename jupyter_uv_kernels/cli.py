@@ -93,11 +93,14 @@ class ListCommand(UvKernelCommand):
         catalog = self._catalog()
         result = catalog.scan()
         catalog.reconciler.annotate(result.environments)
+        for path in result.skipped:
+            print(f"warning: could not read {path}; skipped it.", file=sys.stderr)
         if self.json_output:
             payload = {
                 "environments": [e.to_json() for e in result.environments],
                 "partial": result.partial,
                 "roots": result.roots,
+                "skipped": result.skipped,
                 "scan_seconds": round(result.duration, 4),
             }
             print(json.dumps(payload, indent=1))

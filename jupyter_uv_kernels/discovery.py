@@ -174,11 +174,11 @@ class _Walk:
         names = {e.name for e in entries}
         exclude: frozenset[str] = frozenset()
 
+        if "conda-meta" in names:
+            return []  # a conda env (even one with a pyvenv.cfg): not ours, nothing inside
         if "pyvenv.cfg" in names:
             self._found_venv(path, root)
             return []  # never descend into an environment
-        if "conda-meta" in names:
-            return []  # a conda env: not ours, and nothing to find inside it
 
         if "pyproject.toml" in names and not _is_member(path, members):
             project = self._project(path, names, root)

@@ -190,10 +190,17 @@ class UvRunner:
         return result.stdout.strip()
 
     async def init_project(
-        self, path: str, *, python: str | None = None, on_line: LineCallback | None = None
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        python: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> UvResult:
         # --no-workspace: never edit an enclosing project's pyproject.toml behind the user's back.
         args = ["init", "--no-workspace"]
+        if name:
+            args += ["--name", name]
         if python:
             args += ["--python", python]
         return await self.run([*args, "--", path], on_line=on_line)

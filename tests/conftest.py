@@ -9,6 +9,7 @@ downloaded once.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,10 +21,12 @@ import pytest
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 REPO = Path(__file__).resolve().parent.parent
-UV = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+_VENV_UV = Path(sys.executable).parent / "uv"
+UV = str(_VENV_UV) if _VENV_UV.exists() else (shutil.which("uv") or "uv")
 
-#: A Python other than the one running the tests, if the machine has one (pyenv here).
-PYTHON = sys.executable
+#: The base interpreter behind the test venv: environments are made from it, like a
+#: researcher's `uv venv --python 3.11` would.
+PYTHON = os.path.realpath(sys.executable)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +72,8 @@ def uv(
 def make_project(path: Path, *packages: str, sync: bool = True) -> Path:
     """A real uv project (``uv init`` + ``uv add``), like a researcher makes one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    uv("init", "--no-workspace", "--vcs", "none", "--python", PYTHON, str(path))
+    name = re.sub(r"[^a-z0-9]+", "-", path.name.lower()).strip("-") or "project"
+    uv("init", "--no-workspace", "--vcs", "none", "--name", name, "--python", PYTHON, str(path))
     if packages:
         uv("add", "--project", str(path), *([] if sync else ["--no-sync"]), "--", *packages)
     elif sync:

@@ -1,0 +1,110 @@
+"""A tree shaped like /glade/work/$USER, built with real uv, shared by the unit tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_project, make_venv, uv
+
+#: relpath -> (kind, status) that discovery must report for the tree below (max_depth=4).
+EXPECTED = {
+    "analysis": ("project", "ready"),
+    "workspace": ("project", "ready"),
+    "envs/uvvenv": ("venv", "ready"),
+    "envs/plain": ("venv", "ready"),
+    "locked-no-venv": ("project", "no-environment"),
+    "no-ipykernel": ("project", "needs-ipykernel"),
+    "envs/dangling": ("venv", "broken"),
+    "Ünïcode proj": ("project", "needs-ipykernel"),
+    "group a/dup": ("project", "ready"),
+    "group b/dup": ("project", "ready"),
+    "a/b/c/deep-enough": ("project", "needs-ipykernel"),
+}
+MAX_DEPTH = 4
+
+
+def build_tree(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    # A project with ipykernel, as `uv init && uv add ipykernel` makes it.
+    make_project(root / "analysis", "ipykernel")
+    # A workspace: one project, its members are not listed separately.
+    ws = make_project(root / "workspace", "ipykernel")
+    with open(ws / "pyproject.toml", "a") as f:
+        f.write('\n[tool.uv.workspace]\nmembers = ["packages/*"]\n')
+    for member in ("alpha", "beta"):
+        uv("init", "--lib", "--vcs", "none", str(ws / "packages" / member))
+    uv("lock", "--project", str(ws))
+    uv("sync", "--project", str(ws))
+    # A uv venv with ipykernel and a plain (stdlib) venv with ipykernel.
+    make_venv(root / "envs" / "uvvenv", "ipykernel")
+    plain = make_venv(root / "envs" / "plain", plain=True)
+    uv("pip", "install", "--python", str(plain / "bin" / "python"), "ipykernel")
+    # A colleague's project: uv.lock but no .venv yet.
+    locked = make_project(root / "locked-no-venv", "six")
+    shutil.rmtree(locked / ".venv")
+    # A project without ipykernel.
+    make_project(root / "no-ipykernel", "six")
+    # A venv whose interpreter dangles (its base Python was removed).
+    dangling = make_venv(root / "envs" / "dangling")
+    for name in ("python", "python3"):
+        (dangling / "bin" / name).unlink()
+        (dangling / "bin" / name).symlink_to("/nonexistent/python3.99")
+    # A conda env, a non-uv pyproject, and a venv hidden in node_modules: never listed.
+    (root / "conda-env" / "conda-meta").mkdir(parents=True)
+    (root / "conda-env" / "pyvenv.cfg").write_text("home = /opt/conda/bin\n")
+    (root / "poetry-proj").mkdir()
+    (root / "poetry-proj" / "pyproject.toml").write_text('[tool.poetry]\nname = "x"\n')
+    make_venv(root / "webapp" / "node_modules" / "pyenv")
+    # A symlink loop, unicode and space names, two projects with the same name.
+    (root / "loop").mkdir()
+    (root / "loop" / "back").symlink_to(root)
+    make_project(root / "Ünïcode proj", "six")
+    make_project(root / "group a" / "dup", "ipykernel")
+    make_project(root / "group b" / "dup", "ipykernel")
+    # Depth: a project at the limit is found, one below it is not.
+    make_project(root / "a" / "b" / "c" / "deep-enough", sync=True)
+    make_project(root / "a" / "b" / "c" / "d" / "too-deep", sync=True)
+    # A directory discovery cannot read (as root, only inside a user namespace).
+    locked_dir = root / "private"
+    (locked_dir / "inner").mkdir(parents=True)
+    locked_dir.chmod(0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def glade_tree(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> Path:
+    """The tree above, built once per session with real uv."""
+    env = {"UV_CACHE_DIR": str(uv_cache_dir), "UV_PYTHON_DOWNLOADS": "never"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        root = build_tree(tmp_path_factory.mktemp("glade") / "work" / "user")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    yield root
+    (root / "private").chmod(0o755)
+
+
+def run_cli(
+    *args: str, unprivileged: bool = False, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``jupyter-uvkernel`` console script.
+
+    With ``unprivileged`` (and when running as root) it runs in a new user namespace, where
+    root loses CAP_DAC_OVERRIDE, so a chmod 000 directory is really unreadable.
+    """
+    script = Path(sys.executable).parent / "jupyter-uvkernel"
+    argv = [str(script), *args]
+    if unprivileged and os.geteuid() == 0:
+        argv = ["unshare", "-U", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, check=check)
