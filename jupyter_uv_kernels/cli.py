@@ -42,6 +42,36 @@ class UvKernelCommand(JupyterApp):
     flags = common_flags
     classes = [UvKernels]
 
+    def parse_command_line(self, argv: list[str] | None = None) -> None:
+        """Let options and positionals mix (``create PATH --python 3.12 numpy``).
+
+        traitlets' parser stops taking positionals after the first option, so options go
+        first and positionals after a ``--``. A dash-word that is no option of ours stays a
+        positional, so that ``--index-url=…`` given as a package gets our one-line error.
+        """
+        argv = sys.argv[1:] if argv is None else list(argv)
+        with_value = {f"--{a}" for a in self.aliases} | {f"-{a}" for a in self.aliases}
+        known = {f"--{f}" for f in self.flags} | {f"-{f}" for f in self.flags}
+        known |= {"-h", "--help", "--help-all", "--version"}
+        options: list[str] = []
+        positionals: list[str] = []
+        tokens = iter(argv)
+        for token in tokens:
+            if token == "--":
+                positionals.extend(tokens)
+                break
+            name = token.split("=", 1)[0]
+            if name in with_value or (name.startswith("--") and "." in name):
+                options.append(token)
+                value = None if "=" in token else next(tokens, None)
+                if value is not None:
+                    options.append(value)
+            elif name in known:
+                options.append(token)
+            else:
+                positionals.append(token)
+        super().parse_command_line([*options, "--", *positionals] if positionals else options)
+
     def _catalog(self) -> EnvironmentCatalog:
         return EnvironmentCatalog(UvKernels(parent=self), fallback_root=os.getcwd())
 

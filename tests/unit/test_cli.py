@@ -1,0 +1,135 @@
+"""The real ``jupyter-uvkernel`` console script, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import PYTHON, make_project, uv
+
+from .conftest import run_cli
+
+
+def kernels_dir(home: Path) -> Path:
+    return home / ".local/share/jupyter/kernels"
+
+
+def test_create_project_with_packages_gives_ready_env_with_kernel(
+    tmp_path: Path, hermetic_env: Path
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = run_cli("create", str(root / "seasonal"), "--python", PYTHON, "six", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert "Resolved" in proc.stderr  # uv's progress was streamed
+    listing = json.loads(run_cli("list", "--json", "--root", str(root), check=True).stdout)
+    (env,) = listing["environments"]
+    assert env["status"] == "ready" and env["kind"] == "project"
+    assert env["kernel"] and (kernels_dir(hermetic_env) / env["kernel"] / "kernel.json").exists()
+    assert "six" in (root / "seasonal" / "pyproject.toml").read_text()
+
+
+def test_create_venv_and_list_table(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = run_cli("create", "--venv", str(root / "py"), "six", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    table = run_cli("list", "--root", str(root), check=True).stdout
+    assert "py" in table and "venv" in table and "ready" in table
+    assert (root / "py" / "lib").exists()
+
+
+def test_sync_reproduces_the_lock_on_a_copy_without_venv(tmp_path: Path) -> None:
+    # A colleague's project: copy it without its .venv, as a git clone would.
+    original = make_project(tmp_path / "theirs", "ipykernel", "six")
+    mine = tmp_path / "mine"
+    shutil.copytree(original, mine, ignore=shutil.ignore_patterns(".venv"))
+    lock_before = (mine / "uv.lock").read_bytes()
+    proc = run_cli("sync", str(mine))
+    assert proc.returncode == 0, proc.stderr
+    assert (mine / "uv.lock").read_bytes() == lock_before  # --frozen: the lock is the truth
+    listed = uv("pip", "list", "--python", str(mine / ".venv/bin/python"), "--format", "json")
+    theirs = uv("pip", "list", "--python", str(original / ".venv/bin/python"), "--format", "json")
+
+    def pkgs(out: str) -> set[tuple[str, str]]:
+        return {
+            (p["name"], p["version"])
+            for p in json.loads(out)
+            if p["name"] not in ("theirs", "mine")
+        }
+
+    assert pkgs(listed.stdout) == pkgs(theirs.stdout)
+    assert run_cli("sync", "--check", str(mine)).returncode == 0
+
+
+def test_sync_check_exits_1_after_a_package_is_removed_by_hand(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj", "six")
+    assert run_cli("sync", "--check", str(project)).returncode == 0
+    uv("pip", "uninstall", "--python", str(project / ".venv/bin/python"), "six")
+    proc = run_cli("sync", "--check", str(project))
+    assert proc.returncode == 1
+    assert "six" in proc.stdout and "out of sync" in proc.stderr
+
+
+def test_install_adds_ipykernel_as_dev_dependency_and_registers(
+    tmp_path: Path, hermetic_env: Path
+) -> None:
+    project = make_project(tmp_path / "proj", "six")
+    refused = run_cli("install", str(project), "--no-add-ipykernel")
+    assert refused.returncode == 2 and "--no-add-ipykernel" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    proc = run_cli("install", str(project), "--name", "proj-k", "--display-name", "Proj K")
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads((kernels_dir(hermetic_env) / "proj-k" / "kernel.json").read_text())
+    assert spec["display_name"] == "Proj K"
+    pyproject = (project / "pyproject.toml").read_text()
+    assert (
+        "[dependency-groups]" in pyproject
+        and "ipykernel" in pyproject.split("[dependency-groups]")[1]
+    )
+    # remove by name takes it away again
+    assert run_cli("remove", "proj-k").returncode == 0
+    assert not (kernels_dir(hermetic_env) / "proj-k").exists()
+
+
+def test_refresh_prints_what_changed(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_project(root / "p", "ipykernel")
+    first = run_cli("refresh", "--root", str(root), check=True).stdout
+    assert first.startswith("added") and "1 added" in first
+    second = run_cli("refresh", "--root", str(root), check=True).stdout
+    assert "0 changes" in second
+    shutil.rmtree(root / "p")
+    third = run_cli("refresh", "--root", str(root), check=True).stdout
+    assert third.startswith("removed") and "1 removed" in third
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "plain-dir").mkdir()
+    for args in (
+        ("sync", str(tmp_path / "missing")),
+        ("install", str(tmp_path / "plain-dir")),
+        ("sync", str(tmp_path / "plain-dir")),
+        ("remove", "no-such-kernel"),
+        ("create", str(tmp_path / "x"), "--python", "2.1"),
+        ("create", str(tmp_path / "y"), "--index-url=http://evil"),
+    ):
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        # one error line, last; at most a progress line before it; never a traceback
+        assert "error:" in lines[-1] and len(lines) <= 2, args
+        assert "Traceback" not in proc.stderr and "usage:" not in proc.stderr, args
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_doctor_reports_and_exits_nonzero_on_errors(tmp_path: Path) -> None:
+    ok = run_cli("doctor", "--json", "--root", str(tmp_path))
+    report = json.loads(ok.stdout)
+    assert ok.returncode == 0 and report["ok"]
+    checks = {f["check"] for f in report["findings"]}
+    assert {"uv", "uv cache", "conda", "environments", "kernelspec dir"} <= checks
+    bad = run_cli("doctor", "--root", str(tmp_path / "nope"), "--UvKernels.uv=/nonexistent/uv")
+    assert bad.returncode == 1
+    assert "[FAIL] uv" in bad.stdout and "fix:" in bad.stdout

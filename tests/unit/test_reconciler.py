@@ -1,0 +1,187 @@
+"""The kernelspec reconciler against real environments and a real kernelspec dir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
+from jupyter_uv_kernels.catalog import EnvironmentCatalog
+from jupyter_uv_kernels.config import UvKernels
+from jupyter_uv_kernels.kernelspecs import OWNER_KEY
+
+from .conftest import MAX_DEPTH
+
+
+@pytest.fixture
+def tree(glade_tree: Path, tmp_path: Path) -> Path:
+    """A private copy of the shared tree (tests here delete environments)."""
+    copy = tmp_path / "work"
+    subprocess.run(["cp", "-a", str(glade_tree), str(copy)], check=True)
+    (copy / "private").chmod(0o755)
+    shutil.rmtree(copy / "private")
+    (copy / "loop" / "back").unlink()
+    (copy / "loop" / "back").symlink_to(copy)  # the loop stays a loop in the copy
+    return copy
+
+
+def catalog_for(root: Path, kernels: Path) -> EnvironmentCatalog:
+    config = UvKernels(roots=[str(root)], max_depth=MAX_DEPTH, kernelspec_dir=str(kernels))
+    return EnvironmentCatalog(config)
+
+
+def owned(kernels: Path) -> dict[str, dict]:
+    out = {}
+    for spec in sorted(kernels.glob("*/kernel.json")):
+        data = json.loads(spec.read_text())
+        if OWNER_KEY in data["metadata"]:
+            out[spec.parent.name] = data
+    return out
+
+
+def test_registers_exactly_ready_and_out_of_sync_and_second_run_is_a_no_op(
+    tree: Path, tmp_path: Path
+) -> None:
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    result, rec = catalog.refresh()
+    wanted = {e.path for e in result.environments if e.status in ("ready", "out-of-sync")}
+    specs = owned(kernels)
+    assert {s["metadata"][OWNER_KEY]["path"] for s in specs.values()} == wanted
+    assert sorted(rec.added) == sorted(specs)
+    # every spec is a real kernelspec jupyter_client can load, run by the env's own python
+    ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
+    for name, data in specs.items():
+        spec = ksm.get_kernel_spec(name)
+        env_path = data["metadata"][OWNER_KEY]["path"]
+        assert spec.argv[0].startswith(env_path)
+        assert spec.metadata["kernel_provisioner"]["provisioner_name"] == "uv-provisioner"
+        assert name.startswith("uv-") and len(name.rsplit("-", 1)[1]) == 8
+    # a second run changes nothing and says so
+    mtimes = {p: p.stat().st_mtime_ns for p in kernels.glob("*/kernel.json")}
+    _, again = catalog.refresh()
+    assert again.changes == 0
+    assert {p: p.stat().st_mtime_ns for p in kernels.glob("*/kernel.json")} == mtimes
+
+
+def test_spec_is_removed_when_its_environment_is_deleted(tree: Path, tmp_path: Path) -> None:
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    catalog.refresh()
+    before = owned(kernels)
+    (name,) = [
+        n for n, d in before.items() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
+    ]
+    shutil.rmtree(tree / "analysis")
+    _, rec = catalog.refresh()
+    assert rec.removed == [name]
+    assert set(owned(kernels)) == set(before) - {name}
+
+
+def test_partial_scan_never_removes_what_it_did_not_see(tree: Path, tmp_path: Path) -> None:
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    catalog.refresh()
+    before = set(owned(kernels))
+    result = catalog.scan()
+    result.environments = result.environments[:1]
+    result.partial = True
+    rec = catalog.reconcile(result)
+    assert rec.removed == [] and set(owned(kernels)) == before
+
+
+def test_users_own_spec_is_untouched_and_env_gets_no_second_kernel(
+    tree: Path, tmp_path: Path
+) -> None:
+    # Given a kernelspec the user installed by hand for the analysis project's venv
+    kernels = tmp_path / "kernels"
+    user_spec = kernels / "my-analysis"
+    python = tree / "analysis" / ".venv" / "bin" / "python"
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(tmp_path / "prefix"),
+            "--name",
+            "my-analysis",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    user_spec.parent.mkdir(parents=True)
+    shutil.copytree(tmp_path / "prefix/share/jupyter/kernels/my-analysis", user_spec)
+    original = (user_spec / "kernel.json").read_bytes()
+    # when the reconciler runs
+    catalog = catalog_for(tree, kernels)
+    result, rec = catalog.refresh()
+    # then the user's spec is byte-identical, the env has no kernel of ours, and the record
+    # points at the user's kernel
+    assert (user_spec / "kernel.json").read_bytes() == original
+    paths = [d["metadata"][OWNER_KEY]["path"] for d in owned(kernels).values()]
+    assert str(tree / "analysis") not in paths
+    assert rec.user_owned == {str(tree / "analysis"): "my-analysis"}
+    env = next(e for e in result.environments if e.relpath == "analysis")
+    assert env.kernel == "my-analysis"
+    # and removing specs never touches it
+    with pytest.raises(Exception, match="did not write"):
+        catalog.reconciler.unregister("my-analysis")
+    assert (user_spec / "kernel.json").read_bytes() == original
+
+
+def test_same_named_projects_get_distinct_kernels_and_display_names(
+    tree: Path, tmp_path: Path
+) -> None:
+    kernels = tmp_path / "kernels"
+    catalog_for(tree, kernels).refresh()
+    dups = {
+        n: d for n, d in owned(kernels).items() if d["metadata"][OWNER_KEY]["path"].endswith("/dup")
+    }
+    assert len(dups) == 2
+    labels = sorted(d["display_name"] for d in dups.values())
+    assert labels[0] != labels[1]
+    assert "group a" in labels[0] and "group b" in labels[1]
+    version = ".".join(map(str, sys.version_info[:2]))
+    assert all(label.startswith(f"Python {version} (dup") for label in labels)
+
+
+def test_names_do_not_depend_on_scan_order(tree: Path, tmp_path: Path) -> None:
+    first = catalog_for(tree, tmp_path / "k1")
+    first.refresh()
+    # Another root list order (and another dir) gives the same kernel names.
+    config = UvKernels(
+        roots=[str(tree / "group b"), str(tree)],
+        max_depth=MAX_DEPTH,
+        kernelspec_dir=str(tmp_path / "k2"),
+    )
+    EnvironmentCatalog(config).refresh()
+    assert set(owned(tmp_path / "k1")) == set(owned(tmp_path / "k2"))
+
+
+def test_writes_are_atomic_and_concurrent_reconcilers_agree(tree: Path, tmp_path: Path) -> None:
+    # Two processes (a login-node and a compute-node server sharing $HOME) reconcile the same
+    # kernelspec dir at the same moment: no duplicates, no partial kernel.json, no temp dirs.
+    kernels = tmp_path / "kernels"
+    code = (
+        "import sys; from jupyter_uv_kernels.config import UvKernels;"
+        "from jupyter_uv_kernels.catalog import EnvironmentCatalog;"
+        f"c = UvKernels(roots=[{str(tree)!r}], max_depth={MAX_DEPTH},"
+        f" kernelspec_dir={str(kernels)!r});"
+        "EnvironmentCatalog(c).refresh()"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(4)]
+    assert [p.wait() for p in procs] == [0, 0, 0, 0]
+    entries = sorted(p.name for p in kernels.iterdir())
+    assert not [e for e in entries if e.startswith(".")]
+    single = catalog_for(tree, tmp_path / "single")
+    single.refresh()
+    assert entries == sorted(owned(tmp_path / "single"))
+    for spec in kernels.glob("*/kernel.json"):
+        json.loads(spec.read_text())
