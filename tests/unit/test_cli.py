@@ -133,3 +133,14 @@ def test_doctor_reports_and_exits_nonzero_on_errors(tmp_path: Path) -> None:
     bad = run_cli("doctor", "--root", str(tmp_path / "nope"), "--UvKernels.uv=/nonexistent/uv")
     assert bad.returncode == 1
     assert "[FAIL] uv" in bad.stdout and "fix:" in bad.stdout
+
+
+def test_readme_documents_every_setting_and_command() -> None:
+    from jupyter_uv_kernels.cli import UvKernelApp
+    from jupyter_uv_kernels.config import UvKernels
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for trait in UvKernels.class_own_traits(config=True):
+        assert f"`{trait}`" in readme, trait
+    for command in UvKernelApp.subcommands:
+        assert f"jupyter uvkernel {command}" in readme, command
