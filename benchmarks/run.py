@@ -1,0 +1,193 @@
+"""The benchmark runner (issue #5): one table of side-by-side ratios, written to results/.
+
+    .venv/bin/python benchmarks/run.py            # full size: ~80,000 dirs, 60 envs
+    .venv/bin/python benchmarks/run.py --quick    # every figure on a small tree, < 60 s warm
+
+Each figure is measured against its comparison in the same run, alternating the two, and
+reported as the median of several runs after a warm-up. The table goes to stdout and to
+``benchmarks/results/latest.md`` (``--quick`` writes ``results/quick.md`` instead, so a CI
+run never overwrites the committed full-size results). No thresholds fail the run: a missed
+target is reported in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import trees  # noqa: E402
+from measure import Row, X, markdown_table  # noqa: E402
+
+FIGURES = ("a", "glade", "b", "c", "d", "e", "f")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--quick", action="store_true", help="small tree and few runs: proves the runner works (CI)"
+    )
+    p.add_argument(
+        "--dirs", type=int, help="directories in the main tree (default 80000; quick 3000)"
+    )
+    p.add_argument("--envs", type=int, help="environments in the main tree (default 60; quick 8)")
+    p.add_argument(
+        "--runs", type=int, help="timed runs per figure after the warm-up (default 5; quick 2)"
+    )
+    p.add_argument(
+        "--many",
+        type=int,
+        help="environments discovered for (e), in hundreds (default 10; quick 1)",
+    )
+    p.add_argument(
+        "--latency",
+        type=float,
+        default=0.0005,
+        help="GLADE rows: seconds of added latency per directory (default 0.0005)",
+    )
+    p.add_argument("--workers", type=int, default=8, help="GLADE rows: scan_workers (default 8)")
+    p.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
+    p.add_argument("--out", type=Path, help="where to write the markdown report")
+    args = p.parse_args(argv)
+    q = args.quick
+    args.dirs = args.dirs or (3000 if q else 80_000)
+    args.envs = args.envs or (8 if q else 60)
+    args.runs = args.runs or (2 if q else 5)
+    args.many = args.many or (1 if q else 10)
+    args.only = set(args.only.split(",")) if args.only else set(FIGURES)
+    unknown = args.only - set(FIGURES)
+    if unknown:
+        p.error(f"unknown figures {sorted(unknown)}; choose from {','.join(FIGURES)}")
+    args.out = args.out or HERE / "results" / ("quick.md" if q else "latest.md")
+    return args
+
+
+def machine_summary() -> list[str]:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    uv_version = subprocess.run([trees.UV, "--version"], capture_output=True, text=True).stdout
+    import jupyter_client
+    import jupyter_server
+
+    fs = "unknown"
+    try:
+        out = subprocess.run(["df", "-T", str(HERE)], capture_output=True, text=True).stdout
+        fs = out.splitlines()[1].split()[1]
+    except (OSError, IndexError):
+        pass
+    return [
+        f"- cores: {os.cpu_count()} ({cpu}); memory: {_mem_gib()} GiB; "
+        f"filesystem of the trees: {fs}",
+        f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
+        f"- {uv_version.strip()}; jupyter_server {jupyter_server.__version__}; "
+        f"jupyter_client {jupyter_client.__version__}",
+    ]
+
+
+def _mem_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.0f}"
+    except OSError:
+        pass
+    return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    context: dict[str, object] = {}
+
+    def section(name: str, fn: Callable[[], list[Row]]) -> None:
+        if name not in args.only:
+            return
+        log(f"== {name}")
+        t = time.perf_counter()
+        new = fn()
+        rows.extend(new)
+        for r in new:
+            log("   " + " | ".join(r.cells()))
+        log(f"   ({time.perf_counter() - t:.1f} s)")
+
+    tree = trees.work_tree(args.dirs, args.envs, log)
+    context["tree"] = tree
+    peers = trees.peers_python(log) if args.only & {"a", "b"} else None
+
+    from scan_figures import figure_a, figure_glade
+
+    section("a", lambda: figure_a(tree, args.runs, peers, log))
+    section("glade", lambda: figure_glade(tree, min(args.runs, 3), args.latency, args.workers, log))
+
+    elapsed = time.perf_counter() - started
+    table = markdown_table(rows)
+    print(table)
+    report(args, argv, rows, table, tree, elapsed)
+    log(f"wrote {args.out} ({elapsed:.0f} s in all)")
+    return 0
+
+
+def report(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    rows: list[Row],
+    table: str,
+    tree: trees.Tree,
+    elapsed: float,
+) -> None:
+    command = " ".join(
+        [".venv/bin/python", "benchmarks/run.py", *map(shlex.quote, argv or sys.argv[1:])]
+    )
+    notes = [f"- **{r.fig}** {n}" for r in rows for n in r.notes]
+    missed = [r for r in rows if r.met is False]
+    lines = [
+        "# jupyter_uv_kernels benchmark results",
+        "",
+        f"`{command}` on {dt.date.today().isoformat()}, {elapsed:.0f} s in all.",
+        "",
+        *machine_summary(),
+        f"- main tree: {tree.directories:,} directories, {tree.files:,} files, "
+        f"{tree.env_count} environments (built once in {tree.built_in:.0f} s, then reused)",
+        "",
+        "Ratios are ours / theirs, each side the median of `runs` timed runs after a warm-up, "
+        "measured alternately in this one run. See benchmarks/README.md for what each row does.",
+        "",
+        table,
+        "",
+    ]
+    if notes:
+        lines += ["## Notes", "", *notes, ""]
+    if missed:
+        lines += ["## Missed targets", ""]
+        lines += [
+            f"- **{r.fig}** {r.figure}: {r.ratio_text or f'{r.ratio:.2f}{X}'} against {r.target}"
+            for r in missed
+        ]
+        lines.append("")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
