@@ -107,20 +107,29 @@ class UvProvisioner(LocalProvisioner):
             return
         runner = UvRunner(settings)
         project = self.project_path
+        if mode == "check":
+            # Advisory: a failed check (no uv, uv error) is a warning, never a failed start.
+            try:
+                result = await runner.sync_check(project, offline=True, timeout=30)
+            except UvKernelsError as e:
+                self.log.warning(
+                    "uv-provisioner could not check %s (%s); starting the kernel anyway.",
+                    project,
+                    e.message,
+                )
+                return
+            if result.returncode != 0:
+                self.log.warning(
+                    "uv environment %s is out of sync with its uv.lock; the kernel starts "
+                    "anyway. Run `uv sync --frozen --project %s` (or set "
+                    "c.UvKernels.sync_on_start = 'sync') to update it.",
+                    project,
+                    project,
+                )
+            return
+        self.log.info("uv-provisioner: uv sync --frozen in %s", project)
         try:
-            if mode == "check":
-                result = await runner.sync_check(project)
-                if result.returncode != 0:
-                    self.log.warning(
-                        "uv environment %s is out of sync with its uv.lock; the kernel starts "
-                        "anyway. Run `uv sync --frozen --project %s` (or set "
-                        "c.UvKernels.sync_on_start = 'sync') to update it.",
-                        project,
-                        project,
-                    )
-            elif mode == "sync":
-                self.log.info("uv-provisioner: uv sync --frozen in %s", project)
-                await runner.sync(project)
+            await runner.sync(project)
         except UvFailed as e:
             raise KernelStartError(
                 f"Cannot start the kernel for {project}: `uv sync --frozen` failed before start "
@@ -131,7 +140,7 @@ class UvProvisioner(LocalProvisioner):
         except UvKernelsError as e:
             raise KernelStartError(
                 f"Cannot start the kernel for {project}: {e.message} "
-                "Or set c.UvKernels.sync_on_start = 'never' to start without uv."
+                "Or set c.UvKernels.sync_on_start = 'check' to start without syncing."
             ) from e
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:

@@ -236,11 +236,23 @@ class UvRunner:
             args.append("--frozen")
         return await self.run(args, on_line=on_line)
 
-    async def sync_check(self, project: str, *, on_line: LineCallback | None = None) -> UvResult:
-        """``uv sync --check``: exit 0 when the env matches the lock (and the lock is current)."""
-        return await self.run(
-            ["sync", "--check", "--project", project], on_line=on_line, check=False, timeout=120
-        )
+    async def sync_check(
+        self,
+        project: str,
+        *,
+        offline: bool = False,
+        timeout: float = 120,
+        on_line: LineCallback | None = None,
+    ) -> UvResult:
+        """``uv sync --check``: exit 0 when the env matches the lock (and the lock is current).
+
+        ``offline`` keeps a kernel start from waiting on the network when a stale lock would
+        make uv resolve: uv then fails fast, which is reported as out of sync.
+        """
+        args = ["sync", "--check", "--project", project]
+        if offline:
+            args.append("--offline")
+        return await self.run(args, on_line=on_line, check=False, timeout=timeout)
 
     async def create_venv(
         self, path: str, *, python: str | None = None, on_line: LineCallback | None = None

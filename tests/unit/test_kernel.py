@@ -143,3 +143,15 @@ def test_sync_failure_is_actionable(project: Path) -> None:
         asyncio.run(run_code(name, "1", config))
     assert str(project) in str(info.value)
     assert "UvKernels.uv" in str(info.value)
+
+
+def test_sync_on_start_check_without_uv_warns_and_starts(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 'check' is advisory: a missing uv must not keep the kernel from starting.
+    name = register(project)
+    config = Config({"UvKernels": {"sync_on_start": "check", "uv": "/nonexistent/uv"}})
+    with caplog.at_level(logging.WARNING):
+        out = asyncio.run(run_code(name, "import six; print('started')", config))
+    assert "started" in out
+    assert [r for r in caplog.records if "could not check" in r.getMessage()]
