@@ -1,0 +1,224 @@
+import * as React from 'react';
+import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
+
+import { IEnvironment, IUvKernelsModel } from '../tokens';
+import { IPanelActions, StatusBadge, useModel } from './common';
+import { EnvironmentDetail } from './EnvironmentDetail';
+import { NewEnvironmentForm } from './NewEnvironmentForm';
+
+interface IProps {
+  model: IUvKernelsModel;
+  actions: IPanelActions;
+  showCreateForm: boolean;
+  onCloseCreateForm: () => void;
+}
+
+/** Does the environment match every word of the filter? */
+export function matchesFilter(env: IEnvironment, filter: string): boolean {
+  const haystack = [env.name, env.relpath ?? '', env.path, env.kind, env.python ?? '', env.status, env.kernel ?? '']
+    .join(' ')
+    .toLowerCase();
+  return filter
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every(word => haystack.includes(word));
+}
+
+/** A venv that uv did not make. */
+function isPlainVenv(env: IEnvironment): boolean {
+  return env.kind === 'venv' && !env.uv_managed;
+}
+
+function groupByRoot(
+  envs: ReadonlyArray<IEnvironment>,
+  roots: ReadonlyArray<string>
+): [string, IEnvironment[]][] {
+  const groups = new Map<string, IEnvironment[]>();
+  for (const root of roots) {
+    groups.set(root, []);
+  }
+  for (const env of envs) {
+    const key = env.root ?? 'Outside the roots';
+    if (!groups.has(key)) {
+      groups.set(key, []);
+    }
+    groups.get(key)!.push(env);
+  }
+  for (const list of groups.values()) {
+    list.sort((a, b) => (a.relpath ?? a.path).localeCompare(b.relpath ?? b.path));
+  }
+  return [...groups.entries()];
+}
+
+export function EnvironmentList(props: IProps): JSX.Element {
+  const { model, actions } = props;
+  useModel(model);
+  const [filter, setFilter] = React.useState('');
+  const [expanded, setExpanded] = React.useState<Set<string>>(new Set());
+  const [collapsedRoots, setCollapsedRoots] = React.useState<Set<string>>(new Set());
+
+  const toggle = (set: Set<string>, key: string): Set<string> => {
+    const next = new Set(set);
+    if (next.has(key)) {
+      next.delete(key);
+    } else {
+      next.add(key);
+    }
+    return next;
+  };
+
+  const visible = model.environments.filter(
+    env => (model.settings.showPlainVenvs || !isPlainVenv(env)) && matchesFilter(env, filter)
+  );
+  const hiddenPlain = model.settings.showPlainVenvs
+    ? 0
+    : model.environments.filter(isPlainVenv).length;
+  const groups = groupByRoot(visible, model.roots);
+
+  return (
+    <div className="jp-UvKernels-environments">
+      {props.showCreateForm && (
+        <NewEnvironmentForm model={model} actions={actions} onClose={props.onCloseCreateForm} />
+      )}
+      <div className="jp-UvKernels-filter">
+        <input
+          type="search"
+          className="jp-mod-styled jp-UvKernels-input"
+          placeholder="Filter by name, path, Python, status"
+          aria-label="Filter environments"
+          value={filter}
+          onChange={event => setFilter(event.target.value)}
+        />
+      </div>
+      <ScanStatus model={model} shown={visible.length} hiddenPlain={hiddenPlain} />
+      {groups.map(([root, envs]) => {
+        const collapsed = collapsedRoots.has(root);
+        return (
+          <section className="jp-UvKernels-root" key={root} aria-label={`Environments in ${root}`}>
+            <button
+              type="button"
+              className="jp-UvKernels-root-header"
+              aria-expanded={!collapsed}
+              aria-label={`${collapsed ? 'Expand' : 'Collapse'} ${root}`}
+              title={root}
+              onClick={() => setCollapsedRoots(toggle(collapsedRoots, root))}
+            >
+              {collapsed ? (
+                <caretRightIcon.react tag="span" className="jp-UvKernels-caret" />
+              ) : (
+                <caretDownIcon.react tag="span" className="jp-UvKernels-caret" />
+              )}
+              <span className="jp-UvKernels-root-path">{root}</span>
+              <span className="jp-UvKernels-count">{envs.length}</span>
+            </button>
+            {!collapsed && (
+              <ul className="jp-UvKernels-list">
+                {envs.length === 0 && (
+                  <li className="jp-UvKernels-muted jp-UvKernels-empty">
+                    {filter ? 'No environment matches the filter.' : 'No environments found here.'}
+                  </li>
+                )}
+                {envs.map(env => (
+                  <EnvironmentItem
+                    key={env.id}
+                    env={env}
+                    model={model}
+                    actions={actions}
+                    expanded={expanded.has(env.id)}
+                    onToggle={() => setExpanded(toggle(expanded, env.id))}
+                  />
+                ))}
+              </ul>
+            )}
+          </section>
+        );
+      })}
+    </div>
+  );
+}
+
+function ScanStatus(props: {
+  model: IUvKernelsModel;
+  shown: number;
+  hiddenPlain: number;
+}): JSX.Element {
+  const { model, shown, hiddenPlain } = props;
+  const parts: string[] = [];
+  if (model.scannedAt) {
+    const when = new Date(model.scannedAt);
+    parts.push(
+      `${shown} environment${shown === 1 ? '' : 's'}` +
+        (isNaN(when.getTime()) ? '' : ` · scanned ${when.toLocaleTimeString()}`)
+    );
+  }
+  if (hiddenPlain) {
+    parts.push(`${hiddenPlain} plain venv${hiddenPlain === 1 ? '' : 's'} hidden`);
+  }
+  return (
+    <div className="jp-UvKernels-status" role="status" aria-live="polite">
+      {model.scanning && <span className="jp-UvKernels-scanning">scanning…</span>}
+      {model.partial && !model.scanning && (
+        <span
+          className="jp-UvKernels-partial"
+          title="The last scan stopped early (time budget or depth limit); some environments may be missing."
+        >
+          partial
+        </span>
+      )}
+      <span className="jp-UvKernels-muted">{parts.join(' · ')}</span>
+      {model.error && <div className="jp-UvKernels-error">{model.error}</div>}
+    </div>
+  );
+}
+
+function EnvironmentItem(props: {
+  env: IEnvironment;
+  model: IUvKernelsModel;
+  actions: IPanelActions;
+  expanded: boolean;
+  onToggle: () => void;
+}): JSX.Element {
+  const { env, expanded } = props;
+  const detailId = `jp-UvKernels-detail-${env.id}`;
+  const running = props.model.operations.some(
+    t => !t.finished && (t.operation.env_id === env.id || t.operation.path === env.path)
+  );
+  return (
+    <li className="jp-UvKernels-env" data-env-id={env.id} data-env-name={env.name}>
+      <button
+        type="button"
+        className="jp-UvKernels-env-header"
+        aria-expanded={expanded}
+        aria-controls={detailId}
+        aria-label={`${env.name}, ${env.status}; ${expanded ? 'hide' : 'show'} details`}
+        onClick={props.onToggle}
+      >
+        {expanded ? (
+          <caretDownIcon.react tag="span" className="jp-UvKernels-caret" />
+        ) : (
+          <caretRightIcon.react tag="span" className="jp-UvKernels-caret" />
+        )}
+        <span className="jp-UvKernels-env-main">
+          <span className="jp-UvKernels-env-title">
+            <span className="jp-UvKernels-env-name">{env.name}</span>
+            {running && <span className="jp-UvKernels-busy" title="An operation is running" />}
+            <StatusBadge env={env} />
+          </span>
+          <span className="jp-UvKernels-env-meta">
+            <span className="jp-UvKernels-relpath" title={env.path}>
+              {env.relpath ?? env.path}
+            </span>
+            <span className="jp-UvKernels-kind">{env.kind}</span>
+            {env.python && <span className="jp-UvKernels-python">Python {env.python}</span>}
+          </span>
+        </span>
+      </button>
+      {expanded && (
+        <div id={detailId}>
+          <EnvironmentDetail env={env} model={props.model} actions={props.actions} />
+        </div>
+      )}
+    </li>
+  );
+}

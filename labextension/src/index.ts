@@ -1,0 +1,198 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { errorMessage } from './api';
+import { IPanelActions } from './components/common';
+import { uvEnvironmentsIcon } from './icons';
+import { UvKernelsModel } from './model';
+import { connectNotifications } from './notifications';
+import { DEFAULT_SETTINGS, IEnvironment, IUvKernels, IUvKernelsModel, IUvKernelsSettings } from './tokens';
+import { relativeToServerRoot } from './validate';
+import { UvKernelsPanel } from './widget';
+
+export * from './tokens';
+export { UvKernelsModel } from './model';
+export { requestAPI, UvKernelsError } from './api';
+
+const PLUGIN_ID = 'jupyter-uv-kernels:plugin';
+
+namespace CommandIDs {
+  export const open = 'uv-kernels:open';
+  export const newEnvironment = 'uv-kernels:new-environment';
+  export const refresh = 'uv-kernels:refresh';
+}
+
+function readSettings(settings: ISettingRegistry.ISettings): IUvKernelsSettings {
+  const get = <K extends keyof IUvKernelsSettings>(key: K): IUvKernelsSettings[K] => {
+    const value = settings.get(key).composite;
+    return (value ?? DEFAULT_SETTINGS[key]) as IUvKernelsSettings[K];
+  };
+  return {
+    refreshInterval: get('refreshInterval'),
+    showPlainVenvs: get('showPlainVenvs'),
+    confirmDestructiveActions: get('confirmDestructiveActions'),
+    operationPollInterval: get('operationPollInterval'),
+    keepFinishedOperations: get('keepFinishedOperations')
+  };
+}
+
+const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
+  id: PLUGIN_ID,
+  description: 'A sidebar listing every uv environment under your roots, with its kernel.',
+  autoStart: true,
+  provides: IUvKernels,
+  optional: [ILayoutRestorer, ISettingRegistry, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null
+  ): IUvKernelsModel => {
+    const model = new UvKernelsModel();
+    const { commands, serviceManager } = app;
+
+    const refreshKernelspecs = (): void => {
+      serviceManager.kernelspecs.refreshSpecs().catch(error => {
+        console.warn('jupyter-uv-kernels: could not refresh kernelspecs', error);
+      });
+    };
+    model.kernelsChanged.connect(refreshKernelspecs);
+
+    const fileBrowserPath = (env: IEnvironment): string | null =>
+      relativeToServerRoot(env.path, PageConfig.getOption('serverRoot'));
+
+    const actions: IPanelActions = {
+      runOperation: async start => {
+        try {
+          await start();
+          return true;
+        } catch (error) {
+          Notification.error(errorMessage(error), { autoClose: false });
+          return false;
+        }
+      },
+      confirm: async (title, body, acceptLabel) => {
+        if (!model.settings.confirmDestructiveActions) {
+          return true;
+        }
+        const result = await showDialog({
+          title,
+          body,
+          buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: acceptLabel })]
+        });
+        return result.button.accept;
+      },
+      unregisterKernel: async env => {
+        const ok = await actions.confirm(
+          `Unregister the kernel of ${env.name}?`,
+          `The kernelspec ${env.kernel} is removed; the environment itself stays. ` +
+            'Notebooks that use it will ask for another kernel.',
+          'Unregister'
+        );
+        if (!ok) {
+          return;
+        }
+        try {
+          await model.unregisterKernel(env);
+          Notification.success(`Unregistered the kernel of ${env.name}.`, { autoClose: 5000 });
+        } catch (error) {
+          Notification.error(errorMessage(error), { autoClose: false });
+        }
+      },
+      openNotebook: async env => {
+        if (!env.kernel) {
+          return;
+        }
+        try {
+          // The kernelspec may be seconds old; make sure the frontend knows it.
+          await serviceManager.kernelspecs.refreshSpecs();
+          const cwd = env.kind === 'project' ? fileBrowserPath(env) : null;
+          await commands.execute('notebook:create-new', {
+            kernelName: env.kernel,
+            ...(cwd !== null ? { cwd } : {})
+          });
+        } catch (error) {
+          Notification.error(errorMessage(error), { autoClose: false });
+        }
+      },
+      fileBrowserPath,
+      showInFileBrowser: async env => {
+        const path = fileBrowserPath(env);
+        if (path === null) {
+          return;
+        }
+        try {
+          await commands.execute('filebrowser:go-to-path', { path });
+        } catch (error) {
+          Notification.error(errorMessage(error), { autoClose: false });
+        }
+      },
+      notifyError: message => {
+        Notification.error(message, { autoClose: false });
+      }
+    };
+
+    const panel = new UvKernelsPanel(model, actions);
+    app.shell.add(panel, 'left', { rank: 450 });
+    if (restorer) {
+      restorer.add(panel, 'jupyter-uv-kernels');
+    }
+
+    connectNotifications(model, () => app.shell.activateById(panel.id));
+
+    commands.addCommand(CommandIDs.open, {
+      label: 'Show uv Environments',
+      caption: 'Open the uv environments sidebar',
+      icon: uvEnvironmentsIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+    commands.addCommand(CommandIDs.newEnvironment, {
+      label: 'New uv Environment…',
+      caption: 'Create a uv project or venv with a kernel',
+      execute: () => {
+        app.shell.activateById(panel.id);
+        panel.showCreateForm();
+      }
+    });
+    commands.addCommand(CommandIDs.refresh, {
+      label: 'Rescan uv Environments',
+      caption: 'Search the roots for uv projects and venvs again',
+      execute: () => model.refresh().catch(error => actions.notifyError(errorMessage(error)))
+    });
+    if (palette) {
+      const category = 'uv Environments';
+      for (const command of [CommandIDs.open, CommandIDs.newEnvironment, CommandIDs.refresh]) {
+        palette.addItem({ command, category });
+      }
+    }
+
+    const start = (): void => {
+      model.start().catch(error => console.error('jupyter-uv-kernels:', error));
+    };
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          model.settings = readSettings(settings);
+          settings.changed.connect(() => {
+            model.settings = readSettings(settings);
+          });
+        })
+        .catch(error => {
+          console.warn('jupyter-uv-kernels: settings not loaded, using defaults', error);
+        })
+        .finally(start);
+    } else {
+      start();
+    }
+    return model;
+  }
+};
+
+export default plugin;
