@@ -135,10 +135,29 @@ def main(argv: list[str] | None = None) -> int:
     context["tree"] = tree
     peers = trees.peers_python(log) if args.only & {"a", "b"} else None
 
+    from kernel_figure import figure_d
     from scan_figures import figure_a, figure_glade
+    from server_figures import figure_b, figure_c, figure_e, figure_f, ops_root, wait_for_scan
+    from servers import jupyter_server
 
-    section("a", lambda: figure_a(tree, args.runs, peers, log))
+    # The peer scans the whole tree once per run (seconds each): three runs are plenty.
+    section("a", lambda: figure_a(tree, args.runs, min(args.runs, 3), peers, log))
     section("glade", lambda: figure_glade(tree, min(args.runs, 3), args.latency, args.workers, log))
+    if args.only & {"b", "e"}:
+        groups = trees.many_envs(args.many, log)
+        section("b", lambda: figure_b(groups[:2], 40 if args.quick else 200, peers, log))
+        section("e", lambda: figure_e(groups, 1 if args.quick else 3, log))
+    if "d" in args.only:
+        project = trees.kernel_project(log)
+        section("d", lambda: figure_d(project, args.runs, log))
+    if args.only & {"c", "f"}:
+        ops = ops_root()
+        with jupyter_server(
+            extension=True, roots=[tree.root, str(ops)], probe=True, label="cf"
+        ) as server:
+            wait_for_scan(server, expect_at_least=tree.env_count)
+            section("f", lambda: figure_f(server, ops, 1 if args.quick else 3, 0.02, log))
+            section("c", lambda: figure_c(server, tree, ops, 1 if args.quick else 3, log))
 
     elapsed = time.perf_counter() - started
     table = markdown_table(rows)

@@ -27,7 +27,7 @@ def scan_options(root: str, workers: int = 1) -> ScanOptions:
 
 
 def figure_a(
-    tree: Tree, runs: int, peers_python: str | None, log: Callable[[str], None]
+    tree: Tree, runs: int, peer_runs: int, peers_python: str | None, log: Callable[[str], None]
 ) -> list[Row]:
     opts = scan_options(tree.root)
     floor = lambda: floor_walk(tree.root, opts.max_depth, opts.prune)  # noqa: E731
@@ -51,7 +51,7 @@ def figure_a(
             met=ratio <= 1.5,
         )
     ]
-    rows.append(_peer_row(tree, opts, ours, runs, peers_python, log))
+    rows.append(_peer_row(tree, opts, ours, peer_runs, peers_python, log))
     return rows
 
 

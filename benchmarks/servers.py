@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +116,20 @@ def jupyter_server(
     kernel_spec_manager: str | None = None,
     env_extra: dict[str, str] | None = None,
     label: str = "server",
+    prepare: Callable[[Path], None] | None = None,
 ) -> Iterator[Server]:
     """Start a server; stop it and remove its temporary dirs on exit.
 
     ``probe`` also loads ``benchmarks/lag_probe.py`` (the event-loop lag probe).
     ``python`` runs the server from another environment (the peers venv).
+    ``prepare`` is called with the server's HOME before it starts (to write kernelspecs).
     """
     home = Path(tempfile.mkdtemp(prefix=f"uvk-bench-{label}-"))
     (home / ".jupyter").mkdir()
     (home / ".local/share/jupyter/kernels").mkdir(parents=True)
     (home / "root").mkdir()
+    if prepare is not None:
+        prepare(home)
     port = free_port()
     token = secrets.token_hex(16)
     extensions = {"jupyter_uv_kernels": extension}
@@ -142,16 +146,18 @@ def jupyter_server(
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={home / 'root'}",
-        f"--ServerApp.jpserver_extensions={json.dumps(extensions)}",
-        "--ServerApp.log_level=WARN",
+        f"--ServerApp.jpserver_extensions={extensions!r}",
     ]
     if extension:
         argv += [f"--UvKernels.uv={UV}", f"--UvKernels.uv_cache_dir={UV_CACHE}"]
-        if roots:
-            argv.append(f"--UvKernels.roots={json.dumps(roots)}")
+        # A List trait on the command line: one occurrence per item.
+        argv += [f"--UvKernels.roots={r}" for r in roots or []]
     if kernel_spec_manager:
         argv.append(f"--ServerApp.kernel_spec_manager_class={kernel_spec_manager}")
-    argv += extra_args or []
+    extra = extra_args or []
+    if not any(a.startswith("--ServerApp.log_level") for a in extra):
+        argv.append("--ServerApp.log_level=WARN")
+    argv += extra
     env = {
         k: v
         for k, v in os.environ.items()
