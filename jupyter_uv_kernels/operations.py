@@ -23,7 +23,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from .errors import (
     NotAnEnvironment,
     OperationNotFound,
     UvKernelsError,
+    UvTimeout,
 )
 from .pythons import available_pythons, resolve_python
 from .uvrunner import LineCallback
@@ -642,7 +643,8 @@ class EnvironmentService:
         env, real = await self._confined_env(env_id)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            await self.catalog.add_packages(await self._fresh(real), packages, on_line=on_line)
+            async with _unchanged_on_failure(real):
+                await self.catalog.add_packages(await self._fresh(real), packages, on_line=on_line)
             return f"Added {', '.join(packages)}."
 
         return self._submit("add", env, real, work)
@@ -659,7 +661,8 @@ class EnvironmentService:
             )
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            await self.catalog.remove_packages(await self._fresh(real), names, on_line=on_line)
+            async with _unchanged_on_failure(real):
+                await self.catalog.remove_packages(await self._fresh(real), names, on_line=on_line)
             return f"Removed {names[0]}."
 
         return self._submit("remove", env, real, work)
@@ -720,6 +723,84 @@ class EnvironmentService:
                 + (f", kernel {env.kernel}." if env.kernel else ".")
             )
         return env.to_json() if env is not None else None
+
+
+PROJECT_FILES = ("pyproject.toml", "uv.lock")
+
+#: path -> (content, atime_ns, mtime_ns), or None when the file did not exist.
+FileState = dict[str, "tuple[bytes, int, int] | None"]
+
+
+def _project_file_state(project: str) -> FileState:
+    state: FileState = {}
+    for name in PROJECT_FILES:
+        path = os.path.join(project, name)
+        try:
+            st = os.stat(path)
+            with open(path, "rb") as f:
+                state[path] = (f.read(), st.st_atime_ns, st.st_mtime_ns)
+        except FileNotFoundError:
+            state[path] = None
+        except OSError:
+            continue  # unreadable: leave it alone whatever happens
+    return state
+
+
+def _restore_project_files(before: FileState, *, content: bool) -> None:
+    """Put timestamps back where the content is unchanged; with ``content``, put the content
+    back too (uv was killed, so it could not restore the files itself)."""
+    for path, saved in before.items():
+        try:
+            with open(path, "rb") as f:
+                now: bytes | None = f.read()
+        except FileNotFoundError:
+            now = None
+        except OSError:
+            continue
+        if saved is None:
+            if now is not None and content:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            continue
+        data, atime, mtime = saved
+        if now != data:
+            if not content:
+                continue  # uv left a real change: never hide it
+            tmp = f"{path}.uv-kernels-restore"
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except OSError:
+                log.warning("uv-kernels: could not restore %s after a cancelled run", path)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                continue
+        with contextlib.suppress(OSError):
+            os.utime(path, ns=(atime, mtime))
+
+
+@contextlib.asynccontextmanager
+async def _unchanged_on_failure(project: str) -> AsyncIterator[None]:
+    """Keep pyproject.toml and uv.lock as they were when ``uv add``/``uv remove`` does not
+    complete.
+
+    - uv failed on its own: it restores both files byte for byte, but by rewriting them, so
+      they look newer than the environment and the cheap drift estimate would call a healthy
+      project out-of-sync. The timestamps are put back too.
+    - uv was cancelled or timed out: it was killed before it could restore anything, so the
+      content is put back as well. The environment itself may be half-changed; a sync
+      (``uv sync --frozen``) makes it match the lock again.
+    """
+    before = await asyncio.to_thread(_project_file_state, project)
+    try:
+        yield
+    except (asyncio.CancelledError, UvTimeout):
+        await asyncio.shield(asyncio.to_thread(_restore_project_files, before, content=True))
+        raise
+    except BaseException:
+        await asyncio.shield(asyncio.to_thread(_restore_project_files, before, content=False))
+        raise
 
 
 def _check_new_target(real: str) -> None:

@@ -36,6 +36,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from jupyter_uv_kernels.handlers import openapi_document
+from tests.conftest import PYTHON, uv
 
 TOKEN = "uv-kernels-test-token"
 SPEC_URI = "urn:uv-kernels:openapi"
@@ -70,7 +71,9 @@ def uv_kernels_config(uv_root: Path, jp_data_dir: Path) -> dict[str, Any]:
 def jp_server_config(uv_kernels_config: dict[str, Any]) -> dict[str, Any]:
     return {
         "ServerApp": {
-            "jpserver_extensions": {"jupyter_uv_kernels": True},
+            # Terminals off: pytest-jupyter adds them otherwise, and their websocket handler
+            # trips the same auth warning our check_auth test looks for.
+            "jpserver_extensions": {"jupyter_uv_kernels": True, "jupyter_server_terminals": False},
             "allow_root": True,
             "allow_unauthenticated_access": False,
         },
@@ -430,11 +433,15 @@ def package_index() -> Iterator[PackageIndex]:
         yield index
 
 
-def use_index(project: Path, index: PackageIndex, *packages: str) -> None:
-    """Point ``packages`` of a uv project at the local index, as a user would in pyproject."""
+def make_indexed_project(path: Path, index: PackageIndex, *packages: str) -> Path:
+    """A uv project with ipykernel whose ``packages`` come from the local index (configured
+    in pyproject.toml before locking, as a user would), in sync with its lock."""
+    uv("init", "--no-workspace", "--vcs", "none", "--python", PYTHON, str(path))
     sources = "\n".join(f'{p} = {{ index = "local" }}' for p in packages)
-    with open(project / "pyproject.toml", "a") as f:
+    with open(path / "pyproject.toml", "a") as f:
         f.write(
             f'\n[[tool.uv.index]]\nname = "local"\nurl = "{index.url}"\nexplicit = true\n'
             f"\n[tool.uv.sources]\n{sources}\n"
         )
+    uv("add", "--project", str(path), "ipykernel")
+    return path

@@ -1,0 +1,184 @@
+"""Operations that fail, time out or are cancelled leave the user's files as they were."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_project
+
+from .conftest import Api, PackageIndex, make_indexed_project, tree_snapshot
+
+UNRESOLVABLE = "nonexistent-package-xyz-123==9.9"
+
+
+def project_files(project: Path) -> dict[str, bytes]:
+    return {n: (project / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
+
+
+async def wait_for(event: Any, timeout: float) -> bool:
+    """Wait for a threading.Event without blocking the server's loop."""
+    deadline = time.monotonic() + timeout
+    while not event.is_set():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def test_failed_add_leaves_pyproject_and_lock_byte_identical(api: Api, uv_root: Path) -> None:
+    project = make_project(uv_root / "p", "ipykernel")
+    env = await api.env_at(project, rescan=True)
+    before = project_files(project)
+
+    op = await api.run(
+        "POST", "environments", env["id"], "packages", body={"packages": [UNRESOLVABLE]}
+    )
+
+    assert op["state"] == "failed"
+    assert "nonexistent-package-xyz-123" in op["message"]
+    assert project_files(project) == before
+    assert op["environment"]["status"] == "ready"
+
+
+async def test_failed_remove_leaves_pyproject_and_lock_byte_identical(
+    api: Api, uv_root: Path
+) -> None:
+    project = make_project(uv_root / "p", "ipykernel")
+    env = await api.env_at(project, rescan=True)
+    before = project_files(project)
+
+    op = await api.run("DELETE", "environments", env["id"], "packages", "not-a-dependency")
+
+    assert op["state"] == "failed" and op["message"]
+    assert project_files(project) == before
+
+
+@pytest.mark.parametrize("kind", ["project", "venv"])
+async def test_failed_create_removes_only_what_it_made(api: Api, uv_root: Path, kind: str) -> None:
+    (uv_root / "keep.txt").write_text("the user's file")
+    (uv_root / "empty").mkdir()  # an existing empty directory is allowed as a target
+    before = tree_snapshot(uv_root)
+
+    for target in ("new-dir", "empty"):
+        op = await api.run(
+            "POST",
+            "environments",
+            body={
+                "path": target,
+                "kind": kind,
+                "python": sys.executable,
+                "packages": [UNRESOLVABLE],
+            },
+        )
+        assert op["state"] == "failed", op["_log"]
+        assert op["environment"] is None
+
+    assert not (uv_root / "new-dir").exists()
+    assert (uv_root / "empty").is_dir() and not os.listdir(uv_root / "empty")
+    after = tree_snapshot(uv_root)
+    assert set(after) == set(before)
+    assert (uv_root / "keep.txt").read_text() == "the user's file"
+    listing = await api.rescan()
+    assert listing["environments"] == []
+
+
+async def test_cancel_mid_download_stops_uv_and_a_fresh_sync_repairs(
+    api: Api, uv_root: Path, package_index: PackageIndex
+) -> None:
+    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
+    env = await api.env_at(project, rescan=True)
+    before = project_files(project)
+    package_index.stall_next_download()
+
+    reply = await api.post(
+        "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
+    )
+    op_id = reply.body["operation"]["id"]
+    assert await wait_for(package_index.stalling, 60), "uv never started the download"
+    assert (await api.get("operations", op_id, expect=200)).body["operation"]["state"] == "running"
+
+    cancelled = (await api.delete("operations", op_id, expect=200)).body["operation"]
+
+    assert cancelled["state"] == "cancelled", cancelled
+    assert cancelled["finished_at"] is not None
+    # uv (the process holding the download) is gone: the index saw its connection close.
+    assert await wait_for(package_index.client_gone, 10)
+    # uv was killed before it could undo its edit: the files are put back as they were.
+    assert project_files(project) == before
+    # Cancelling again is harmless.
+    again = (await api.delete("operations", op_id, expect=200)).body["operation"]
+    assert again["state"] == "cancelled"
+
+    # A fresh sync makes the environment match its lock again, and it works.
+    synced = await api.run("POST", "environments", env["id"], "sync")
+    assert synced["state"] == "succeeded", synced["_log"]
+    assert synced["environment"]["status"] == "ready"
+    python = project / ".venv" / "bin" / "python"
+    check = subprocess.run(
+        [str(python), "-c", "import ipykernel, importlib.util as u; print(u.find_spec('slowpkg'))"],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "None"
+
+
+@pytest.fixture
+def uv_kernels_config(uv_kernels_config: dict[str, Any], request: pytest.FixtureRequest) -> dict:
+    if "timeout" in request.node.name:
+        return {**uv_kernels_config, "operation_timeout": 2.0}
+    return uv_kernels_config
+
+
+async def test_operation_timeout_fails_the_run_with_a_message(
+    api: Api, uv_root: Path, package_index: PackageIndex
+) -> None:
+    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
+    env = await api.env_at(project, rescan=True)
+    before = project_files(project)
+    package_index.stall_next_download()
+
+    op = await api.run(
+        "POST", "environments", env["id"], "packages", body={"packages": ["slowpkg"]}
+    )
+
+    assert op["state"] == "failed"
+    assert "operation_timeout" in op["message"] and "stopped after 2" in op["message"]
+    assert await wait_for(package_index.client_gone, 10)
+    assert project_files(project) == before
+
+
+async def test_cancel_a_queued_operation(
+    api: Api, uv_root: Path, package_index: PackageIndex
+) -> None:
+    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
+    env = await api.env_at(project, rescan=True)
+    package_index.stall_next_download()
+    first = (
+        await api.post(
+            "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
+        )
+    ).body["operation"]
+    assert await wait_for(package_index.stalling, 60)
+    queued = (await api.post("environments", env["id"], "sync", expect=202)).body["operation"]
+    assert (await api.get("operations", queued["id"], expect=200)).body["operation"][
+        "state"
+    ] == "queued"
+
+    cancelled = (await api.delete("operations", queued["id"], expect=200)).body["operation"]
+
+    assert cancelled["state"] == "cancelled" and cancelled["started_at"] is None
+    assert (await api.get("operations", first["id"], expect=200)).body["operation"][
+        "state"
+    ] == "running"
+    package_index.release()
+    done, log = await api.wait_op(first["id"])
+    assert done["state"] == "succeeded", log
