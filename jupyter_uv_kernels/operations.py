@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from packaging.utils import canonicalize_name
 
 from .catalog import EnvironmentCatalog, parse_package_names, parse_requirements
@@ -43,6 +44,7 @@ from .errors import (
     UvKernelsError,
     UvTimeout,
 )
+from .kernelspecs import read_specs
 from .pythons import available_pythons, resolve_python
 from .uvrunner import LineCallback
 
@@ -684,6 +686,8 @@ class EnvironmentService:
                 f"display_name must be one line of at most {_MAX_DISPLAY_NAME} characters."
             )
         env, real = await self._confined_env(env_id)
+        if name is not None:
+            await asyncio.to_thread(self._check_kernel_name_free, name, real)
         fresh = await self._fresh(real)
         if fresh.status in ("no-environment", "broken"):
             raise Conflict(fresh.problem or f"{real} has no working environment to register.")
@@ -704,6 +708,22 @@ class EnvironmentService:
             return f"Registered the kernel {kernel}."
 
         return self._submit("register", env, real, work)
+
+    def _check_kernel_name_free(self, name: str, real: str) -> None:
+        """A chosen kernel name must not be reserved, a user's spec, or another env's kernel."""
+        if name == NATIVE_KERNEL_NAME:
+            raise Conflict(f"The kernel name {name!r} is reserved; choose another name.")
+        specs = read_specs(self.catalog.reconciler.kernel_dir)
+        spec = next((s for s in specs if s.name == name), None)
+        if spec is None:
+            return
+        if not spec.owned:
+            raise Conflict(
+                f"A kernelspec named {name!r} already exists and was not written by "
+                "jupyter_uv_kernels; choose another name."
+            )
+        if spec.env_path and os.path.realpath(spec.env_path) != real:
+            raise Conflict(f"The kernel {name!r} belongs to {spec.env_path}; choose another name.")
 
     async def unregister_kernel(self, env_id: object) -> dict[str, Any]:
         env, real = await self._confined_env(env_id)
