@@ -14,7 +14,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import UvKernels
-from .handlers import SERVICE_SETTING, default_handlers
+from .handlers import SERVICE_SETTING, default_handlers, fallback_handlers
 from .operations import EnvironmentService
 
 
@@ -43,6 +43,7 @@ class UvKernelsApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(default_handlers)
+        self.handlers.extend(fallback_handlers)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._start_service()

@@ -51,6 +51,9 @@ def validate_path_string(value: object, what: str = "path") -> str:
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidPath(f"{what} contains a NUL or control character; remove it.")
+    # JSON can carry lone surrogates ("\ud800"), which no filesystem call can encode.
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InvalidPath(f"{what} contains an unpaired UTF-16 surrogate; send valid UTF-8 text.")
     return value
 
 

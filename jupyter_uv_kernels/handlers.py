@@ -73,6 +73,8 @@ class UvKernelsHandler(APIHandler):
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidRequest(f"The request body is not valid JSON: {e}.") from None
+        except RecursionError:  # "[[[[…" deeper than the parser's recursion limit
+            raise InvalidRequest("The request body is nested too deeply to be parsed.") from None
         if not isinstance(body, dict):
             raise InvalidRequest("The request body must be a JSON object.")
         return body
@@ -224,6 +226,39 @@ class OpenAPIHandler(UvKernelsHandler):
         self.reply(document)
 
 
+class NotFoundHandler(UvKernelsHandler):
+    """Any other path under ``uv-kernels/``: a JSON 404 like every other answer of this API
+    (not the server's HTML page), so clients always get a ``message``."""
+
+    async def _not_found(self, rest: str) -> None:
+        raise web.HTTPError(404, f"No uv-kernels route {self.request.path[:200]!r}.")
+
+    @web.authenticated
+    @authorized
+    async def get(self, rest: str) -> None:
+        await self._not_found(rest)
+
+    @web.authenticated
+    @authorized
+    async def post(self, rest: str) -> None:
+        await self._not_found(rest)
+
+    @web.authenticated
+    @authorized
+    async def put(self, rest: str) -> None:
+        await self._not_found(rest)
+
+    @web.authenticated
+    @authorized
+    async def patch(self, rest: str) -> None:
+        await self._not_found(rest)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, rest: str) -> None:
+        await self._not_found(rest)
+
+
 _ENV = r"(?P<env_id>[^/]+)"
 
 default_handlers: list[tuple[str, type[UvKernelsHandler]]] = [
@@ -238,4 +273,10 @@ default_handlers: list[tuple[str, type[UvKernelsHandler]]] = [
     (rf"/{PREFIX}/refresh", RefreshHandler),
     (rf"/{PREFIX}/pythons", PythonsHandler),
     (rf"/{PREFIX}/openapi\.json", OpenAPIHandler),
+]
+
+#: Registered after every other handler (including other extensions'), so it only answers
+#: paths under uv-kernels/ that no route matches.
+fallback_handlers: list[tuple[str, type[UvKernelsHandler]]] = [
+    (rf"/{PREFIX}(?P<rest>/.*)?", NotFoundHandler),
 ]
