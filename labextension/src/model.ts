@@ -36,6 +36,12 @@ export function basename(path: string): string {
   return parts[parts.length - 1] || path;
 }
 
+/** A requirement as labels show it: a direct URL reference shortens to its name. */
+export function shortRequirement(requirement: string): string {
+  const at = requirement.indexOf('@');
+  return at > 0 ? requirement.slice(0, at).trim() : requirement;
+}
+
 /** A human label for an operation the client did not start itself. */
 export function describeOperation(op: IOperation): string {
   const name = op.environment?.name ?? basename(op.path);
@@ -229,7 +235,7 @@ export class UvKernelsModel implements IUvKernelsModel {
     return this._start(
       `environments/${encodeURIComponent(env.id)}/packages`,
       jsonBody('POST', { packages }),
-      `Add ${packages.join(', ')} to ${env.name}`
+      `Add ${packages.map(shortRequirement).join(', ')} to ${env.name}`
     );
   }
 

@@ -9,7 +9,7 @@ import {
   SidePanel,
   ToolbarButton
 } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { IPanelActions } from './components/common';
 import { EnvironmentList } from './components/EnvironmentList';
@@ -105,6 +105,8 @@ export class UvKernelsPanel extends SidePanel {
 
     this.addWidget(this._environments);
     this.addWidget(this._operations);
+    // The list gets most of the height; the operation log a quarter.
+    (this.content as AccordionPanel).setRelativeSizes([3, 1]);
   }
 
   /** Open the "New environment" form (the command palette entry uses this). */

@@ -167,7 +167,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
           <div className="jp-UvKernels-row">
             <input
               id={inputId}
-              className="jp-mod-styled jp-UvKernels-input"
+              className="jp-UvKernels-input"
               type="text"
               value={packagesText}
               placeholder="numpy xarray>=2024.1"

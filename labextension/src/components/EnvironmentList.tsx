@@ -84,8 +84,9 @@ export function EnvironmentList(props: IProps): JSX.Element {
       <div className="jp-UvKernels-filter">
         <input
           type="search"
-          className="jp-mod-styled jp-UvKernels-input"
-          placeholder="Filter by name, path, Python, status"
+          className="jp-UvKernels-input"
+          placeholder="Filter environments"
+          title="Words to match in the name, path, kind, Python version or status"
           aria-label="Filter environments"
           value={filter}
           onChange={event => setFilter(event.target.value)}
@@ -109,7 +110,8 @@ export function EnvironmentList(props: IProps): JSX.Element {
               ) : (
                 <caretDownIcon.react tag="span" className="jp-UvKernels-caret" />
               )}
-              <span className="jp-UvKernels-root-path">{root}</span>
+              {/* Marks keep the path left-to-right inside the right-to-left ellipsis. */}
+              <span className="jp-UvKernels-root-path">{'\u200e' + root + '\u200e'}</span>
               <span className="jp-UvKernels-count">{envs.length}</span>
             </button>
             {!collapsed && (

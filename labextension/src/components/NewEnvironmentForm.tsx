@@ -129,7 +129,7 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         errors.root,
         <select
           id="jp-UvKernels-create-root"
-          className="jp-mod-styled jp-UvKernels-select"
+          className="jp-UvKernels-select"
           aria-label="Root"
           value={root}
           onChange={event => setRoot(event.target.value)}
@@ -147,7 +147,7 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         errors.subfolder,
         <input
           id="jp-UvKernels-create-subfolder"
-          className="jp-mod-styled jp-UvKernels-input"
+          className="jp-UvKernels-input"
           type="text"
           aria-label="Subfolder"
           aria-invalid={!!errors.subfolder}
@@ -164,7 +164,7 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         <input
           id="jp-UvKernels-create-name"
           ref={nameRef}
-          className="jp-mod-styled jp-UvKernels-input"
+          className="jp-UvKernels-input"
           type="text"
           aria-label="Environment name"
           aria-invalid={!!errors.name}
@@ -205,7 +205,7 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         pythonsError ?? undefined,
         <select
           id="jp-UvKernels-create-python"
-          className="jp-mod-styled jp-UvKernels-select"
+          className="jp-UvKernels-select"
           aria-label="Python version"
           value={python}
           onChange={event => setPython(event.target.value)}
@@ -225,7 +225,7 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         errors.packages,
         <textarea
           id="jp-UvKernels-create-packages"
-          className="jp-mod-styled jp-UvKernels-input"
+          className="jp-UvKernels-input"
           aria-label="Initial packages"
           aria-invalid={!!errors.packages}
           placeholder="numpy xarray>=2024.1 netCDF4"

@@ -1,0 +1,291 @@
+"""A real ``jupyter lab`` on 127.0.0.1 over a root of real uv environments, and Chromium.
+
+- ``lab`` (module scope) builds the root once per module, starts JupyterLab with the
+  extension and a token in hermetic HOME/Jupyter dirs (the session uv cache is shared), and
+  stops it at the end.
+- ``page`` opens JupyterLab in a fresh browser context and shows the uv environments panel.
+- Screenshots go to ``test-artifacts/browser/`` (gitignored); CI keeps them as artifacts.
+
+The browser is Debian's Chromium at /usr/bin/chromium (``playwright install`` downloads are
+not used); without it the tests are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = os.environ.get("UV_KERNELS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+TOKEN = "uv-kernels-browser-test"
+#: How long a uv operation started from the panel may take in these tests, in ms.
+OPERATION_TIMEOUT_MS = 120_000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not os.path.exists(CHROMIUM):
+        reason = (
+            f"Chromium not found at {CHROMIUM}; install it (Debian: apt-get install -y "
+            "--no-install-recommends chromium) or set UV_KERNELS_CHROMIUM"
+        )
+        for item in items:
+            if "tests/browser" in str(item.fspath):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def hermetic_environ(home: Path, uv_cache_dir: Path) -> dict[str, str]:
+    """The environment of the lab server: tmp HOME and Jupyter dirs, the session uv cache."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONDA_", "JUPYTER", "UV_"))
+        and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    env.update(
+        HOME=str(home),
+        JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"),
+        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+        JUPYTER_RUNTIME_DIR=str(home / ".local/share/jupyter/runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / ".jupyter/lab/user-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / ".jupyter/lab/workspaces"),
+        JUPYTER_PLATFORM_DIRS="1",
+        UV_CACHE_DIR=str(uv_cache_dir),
+        UV_PYTHON_DOWNLOADS="never",
+        UV_NO_PROGRESS="1",
+    )
+    return env
+
+
+def quiet_lab_settings(settings_dir: Path) -> None:
+    """No "fetch Jupyter news?" toast: the notification area must show only ours."""
+    target = settings_dir / "@jupyterlab" / "apputils-extension"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    home: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: Any = None
+
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        """Call the server's REST API directly (for checks and setup, not for the UI)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def environments(self) -> dict[str, dict[str, Any]]:
+        return {e["name"]: e for e in self.api("uv-kernels/environments")["environments"]}
+
+    def wait_scanned(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listing = self.api("uv-kernels/environments")
+            if listing["scanned_at"] and not listing["scanning"]:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("the first scan did not finish")
+
+    def server_log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_lab(root: Path, home: Path, uv_cache_dir: Path, log_path: Path) -> Lab:
+    env = hermetic_environ(home, uv_cache_dir)
+    quiet_lab_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.root_dir={root}",
+        f"--UvKernels.roots={root}",
+        "--UvKernels.compile_bytecode=False",
+        "--UvKernels.rescan_interval=0",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # window.jupyterapp: lets tests run commands (open the launcher, change the theme).
+        "--LabApp.expose_app_in_browser=True",
+    ]
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        argv, env=env, cwd=str(root), stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    lab = Lab(url, TOKEN, root, home, env, process, log_path, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.close()
+            raise RuntimeError(f"jupyter lab exited early:\n{lab.server_log()}")
+        try:
+            lab.api("api/status")
+            lab.api("uv-kernels/environments")
+            return lab
+        except OSError:
+            time.sleep(0.25)
+    stop_lab(lab)
+    raise RuntimeError(f"jupyter lab did not answer within 60 s:\n{lab.server_log()}")
+
+
+def stop_lab(lab: Lab) -> None:
+    lab.process.terminate()
+    try:
+        lab.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        lab.process.kill()
+        lab.process.wait(timeout=5)
+    if lab.log_file is not None:
+        lab.log_file.close()
+
+
+@pytest.fixture
+def jp_asyncio_loop() -> None:
+    """pytest-jupyter's autouse loop fixture, switched off here: these tests talk to a
+    server in another process, and Playwright's sync API runs its own loop."""
+    return None
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    """pytest-jupyter's in-process server cleanup: there is no in-process server here."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def lab_home(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> Iterator[Path]:
+    """HOME for the module's fixtures and server; uv runs in setup use the session cache."""
+    home = tmp_path_factory.mktemp("lab-home")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in hermetic_environ(home, uv_cache_dir).items():
+            mp.setenv(key, value)
+        for key in list(os.environ):
+            if key.startswith("CONDA_") or key in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
+                mp.delenv(key, raising=False)
+        yield home
+
+
+def open_lab(browser: Any, lab: Lab, artifacts: Path) -> Any:
+    """A new page on JupyterLab with the uv environments panel shown."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page._uv_errors = errors  # type: ignore[attr-defined]
+    page.goto(f"{lab.url}lab?token={lab.token}&reset")
+    page.wait_for_selector("#jp-main-dock-panel", state="attached", timeout=60_000)
+    show_panel(page)
+    return page
+
+
+def show_panel(page: Any, width: int = 400) -> None:
+    """Open the panel from its sidebar tab, and drag the sidebar to ``width`` px."""
+    tab = page.locator('.jp-SideBar [data-id="jp-uv-kernels"]')
+    tab.wait_for(timeout=60_000)
+    if not page.locator("#jp-uv-kernels").is_visible():
+        tab.click()
+    page.locator("#jp-uv-kernels .jp-UvKernels-environments").wait_for()
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:visible").first
+    box = handle.bounding_box()
+    if box:
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(width, box["y"] + box["height"] / 2, steps=4)
+        page.mouse.up()
+
+
+def env_item(page: Any, name: str) -> Any:
+    return page.locator(f'#jp-uv-kernels .jp-UvKernels-env[data-env-name="{name}"]')
+
+
+def badge(page: Any, name: str) -> Any:
+    return env_item(page, name).locator(".jp-UvKernels-env-header .jp-UvKernels-badge")
+
+
+def expand(page: Any, name: str) -> Any:
+    item = env_item(page, name)
+    header = item.locator(".jp-UvKernels-env-header")
+    if header.get_attribute("aria-expanded") != "true":
+        header.click()
+    item.locator(".jp-UvKernels-detail").wait_for()
+    return item
+
+
+def screenshot(page: Any, artifacts: Path, name: str, *, panel_only: bool = False) -> Path:
+    path = artifacts / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
+    if panel_only:
+        page.locator("#jp-uv-kernels").screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path))
+    return path
+
+
+def copy_screenshot(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
