@@ -9,11 +9,18 @@ add the network and the client's own scheduling.
 
     POST {base_url}bench-lag-probe   start (or restart) recording, clearing the samples
     GET  {base_url}bench-lag-probe   {"count", "p50_ms", "p90_ms", "p99_ms", "max_ms"}
+
+Run as a script (``python lag_probe.py``) the same probe runs in a process of its own until
+its stdin closes, then prints the summary: the lag any process on the machine sees under
+the same load, which tells the server's own stalls apart from a saturated CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+import threading
 import time
 from typing import Any
 
@@ -78,3 +85,21 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(".*$", [(f"{base}bench-lag-probe", LagProbeHandler)])
+
+
+def _standalone() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        threading.Thread(
+            target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(done.set)), daemon=True
+        ).start()
+        PROBE.start()
+        await done.wait()
+        print(json.dumps(PROBE.summary()), flush=True)
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    _standalone()

@@ -27,6 +27,7 @@ from typing import Any
 from trees import HERE, UV, UV_CACHE
 
 VENV_BIN = Path(sys.executable).parent
+LAB_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "notebook_shim")
 
 
 def free_port() -> int:
@@ -39,7 +40,10 @@ def free_port() -> int:
 class Server:
     """One running server; ``request`` talks to it over one keep-alive connection."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, token: str, home: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, token: str, home: Path, label: str
+    ) -> None:
+        self.label = label
         self.proc = proc
         self.port = port
         self.token = token
@@ -50,9 +54,25 @@ class Server:
     def pid(self) -> int:
         return self.proc.pid
 
-    @property
-    def kernels_dir(self) -> Path:
-        return self.home / ".local/share/jupyter/kernels"
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until ``GET /api/status`` answers; raises with the server's log if it died."""
+        log_path = self.home / "server.log"
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.label} exited at start:\n{log_path.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+                self.get("/api/status")
+                return
+            except (OSError, RuntimeError, http.client.HTTPException):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{self.label} did not start in {timeout:g} s:\n"
+                        + log_path.read_text()[-3000:]
+                    ) from None
+                time.sleep(0.05)
 
     def request(
         self, method: str, path: str, body: Any = None, timeout: float = 120
@@ -117,12 +137,15 @@ def jupyter_server(
     env_extra: dict[str, str] | None = None,
     label: str = "server",
     prepare: Callable[[Path], None] | None = None,
+    wait: bool = True,
 ) -> Iterator[Server]:
     """Start a server; stop it and remove its temporary dirs on exit.
 
     ``probe`` also loads ``benchmarks/lag_probe.py`` (the event-loop lag probe).
     ``python`` runs the server from another environment (the peers venv).
     ``prepare`` is called with the server's HOME before it starts (to write kernelspecs).
+    ``wait=False`` returns as soon as the process is spawned (start several at once, then
+    call ``wait_ready`` on each).
     """
     home = Path(tempfile.mkdtemp(prefix=f"uvk-bench-{label}-"))
     (home / ".jupyter").mkdir()
@@ -133,6 +156,9 @@ def jupyter_server(
     port = free_port()
     token = secrets.token_hex(16)
     extensions = {"jupyter_uv_kernels": extension}
+    # JupyterLab's server side (and its helpers) is not what we measure: off in every
+    # server, with or without our extension, so that starts are short and equal.
+    extensions.update(dict.fromkeys(LAB_EXTENSIONS, False))
     if probe:
         extensions["lag_probe"] = True
     argv = [
@@ -149,7 +175,9 @@ def jupyter_server(
         f"--ServerApp.jpserver_extensions={extensions!r}",
     ]
     if extension:
-        argv += [f"--UvKernels.uv={UV}", f"--UvKernels.uv_cache_dir={UV_CACHE}"]
+        if not any(a.startswith("--UvKernels.uv=") for a in extra_args or []):
+            argv.append(f"--UvKernels.uv={UV}")
+        argv.append(f"--UvKernels.uv_cache_dir={UV_CACHE}")
         # A List trait on the command line: one occurrence per item.
         argv += [f"--UvKernels.roots={r}" for r in roots or []]
     if kernel_spec_manager:
@@ -179,23 +207,10 @@ def jupyter_server(
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(proc, port, token, home)
+    server = Server(proc, port, token, home, label)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{label} exited at start:\n{log_path.read_text()[-3000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    pass
-                server.get("/api/status")
-                break
-            except (OSError, RuntimeError, http.client.HTTPException):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{label} did not start in 60 s:\n{log_path.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(0.05)
+        if wait:
+            server.wait_ready()
         yield server
     finally:
         server.stop()
