@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = args.only - set(FIGURES)
     if unknown:
         p.error(f"unknown figures {sorted(unknown)}; choose from {','.join(FIGURES)}")
-    args.out = args.out or (HERE / ".cache" / "quick.md" if q else HERE / "results" / "latest.md")
+    args.out = args.out or (trees.CACHE / "quick.md" if q else HERE / "results" / "latest.md")
     return args
 
 

@@ -35,7 +35,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-CACHE = HERE / ".cache"
+#: Everything built or installed (trees, uv cache, peers venv). UVK_BENCH_CACHE moves it, e.g.
+#: to time a cold start; keep it on one filesystem so that uv can hardlink from its cache.
+CACHE = Path(os.environ.get("UVK_BENCH_CACHE") or HERE / ".cache").resolve()
 UV_CACHE = CACHE / "uv-cache"
 TREE_FORMAT = 1
 
