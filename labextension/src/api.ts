@@ -59,15 +59,6 @@ export async function requestAPI<T>(
   return data as T;
 }
 
-/** A JSON request body. */
-export function jsonBody(method: string, body: unknown): RequestInit {
-  return {
-    method,
-    body: JSON.stringify(body),
-    headers: { 'Content-Type': 'application/json' }
-  };
-}
-
 /** The message to show for anything thrown by a request. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) {

@@ -7,7 +7,7 @@ import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/a
 import { PageConfig } from '@jupyterlab/coreutils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { errorMessage } from './api';
+import { errorMessage, requestAPI } from './api';
 import { IPanelActions } from './components/common';
 import { uvEnvironmentsIcon } from './icons';
 import { UvKernelsModel } from './model';
@@ -54,7 +54,7 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null
   ): IUvKernelsModel => {
-    const model = new UvKernelsModel();
+    const model = new UvKernelsModel({ request: requestAPI });
     const { commands, serviceManager } = app;
 
     const refreshKernelspecs = (): void => {

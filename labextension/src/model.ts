@@ -6,7 +6,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { jsonBody, RequestFunction, requestAPI, UvKernelsError } from './api';
+import type { RequestFunction } from './api';
 import {
   DEFAULT_SETTINGS,
   ICreateRequest,
@@ -61,6 +61,27 @@ export function describeOperation(op: IOperation): string {
   }
 }
 
+/**
+ * The server's message, shortened for a toast (which shows ~140 characters): the uv
+ * command line it starts with is dropped, and uv's last "cause:" line from the log is
+ * added, since it usually names the culprit. The full message stays in the panel.
+ */
+export function failureSummary(tracked: ITrackedOperation): string {
+  const message = (tracked.operation.message ?? '').trim();
+  const base = message.replace(/^`[^`]*` failed:\s*/, '').split('\n')[0].trim();
+  let cause = '';
+  for (let i = tracked.log.length - 1; i >= 0 && !cause; i--) {
+    const match = /^\s*(?:cause:|╰─▶)\s*(.+)$/.exec(tracked.log[i].line);
+    if (match) {
+      cause = match[1].trim();
+    }
+  }
+  if (!base) {
+    return cause || 'see its log in the uv environments panel.';
+  }
+  return cause && !base.includes(cause) ? `${base.replace(/[.:]$/, '')}: ${cause}` : base;
+}
+
 class TrackedOperation implements ITrackedOperation {
   constructor(
     public operation: IOperation,
@@ -78,15 +99,27 @@ class TrackedOperation implements ITrackedOperation {
 
 export namespace UvKernelsModel {
   export interface IOptions {
-    /** The transport; defaults to the real server. */
-    request?: RequestFunction;
+    /** The transport: `requestAPI` in JupyterLab, a fake in unit tests. */
+    request: RequestFunction;
     settings?: Partial<IUvKernelsSettings>;
+    /** How often the list is re-read while the server scans, in ms (default 1000). */
+    scanningPollInterval?: number;
   }
 }
 
+/** A JSON request body. */
+export function jsonBody(method: string, body: unknown): RequestInit {
+  return {
+    method,
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' }
+  };
+}
+
 export class UvKernelsModel implements IUvKernelsModel {
-  constructor(options: UvKernelsModel.IOptions = {}) {
-    this._request = options.request ?? requestAPI;
+  constructor(options: UvKernelsModel.IOptions) {
+    this._request = options.request;
+    this._scanningPollInterval = options.scanningPollInterval ?? SCANNING_POLL_MS;
     this._settings = { ...DEFAULT_SETTINGS, ...(options.settings ?? {}) };
   }
 
@@ -160,14 +193,14 @@ export class UvKernelsModel implements IUvKernelsModel {
       return;
     }
     this._disposed = true;
-    window.clearTimeout(this._periodicTimer);
-    window.clearTimeout(this._scanTimer);
+    clearTimeout(this._periodicTimer);
+    clearTimeout(this._scanTimer);
     Signal.clearData(this);
   }
 
   /** Re-read the list; keeps re-reading every second while the server scans. */
   async fetchEnvironments(): Promise<void> {
-    window.clearTimeout(this._scanTimer);
+    clearTimeout(this._scanTimer);
     try {
       const list = await this._request<IEnvironmentList>('environments');
       if (this._disposed) {
@@ -188,9 +221,9 @@ export class UvKernelsModel implements IUvKernelsModel {
     }
     this._changed.emit();
     if (this._scanning) {
-      this._scanTimer = window.setTimeout(() => {
+      this._scanTimer = setTimeout(() => {
         void this.fetchEnvironments();
-      }, SCANNING_POLL_MS);
+      }, this._scanningPollInterval);
     }
   }
 
@@ -356,7 +389,7 @@ export class UvKernelsModel implements IUvKernelsModel {
         }
       } catch (error) {
         tracked.failures++;
-        const gone = error instanceof UvKernelsError && error.status === 404;
+        const gone = (error as { status?: number }).status === 404;
         if (gone || tracked.failures >= MAX_POLL_FAILURES) {
           tracked.operation = {
             ...tracked.operation,
@@ -417,12 +450,12 @@ export class UvKernelsModel implements IUvKernelsModel {
   }
 
   private _schedulePeriodic(): void {
-    window.clearTimeout(this._periodicTimer);
+    clearTimeout(this._periodicTimer);
     const seconds = this._settings.refreshInterval;
     if (!(seconds > 0) || this._disposed) {
       return;
     }
-    this._periodicTimer = window.setTimeout(() => {
+    this._periodicTimer = setTimeout(() => {
       // Skip a tick while the page is hidden; the list is read again when it is due next.
       const visible = typeof document === 'undefined' || document.visibilityState !== 'hidden';
       void (visible ? this.fetchEnvironments() : Promise.resolve()).finally(() =>
@@ -432,6 +465,7 @@ export class UvKernelsModel implements IUvKernelsModel {
   }
 
   private _request: RequestFunction;
+  private _scanningPollInterval: number;
   private _settings: IUvKernelsSettings;
   private _environments: IEnvironment[] = [];
   private _roots: string[] = [];
@@ -442,8 +476,8 @@ export class UvKernelsModel implements IUvKernelsModel {
   private _loaded = false;
   private _started = false;
   private _disposed = false;
-  private _periodicTimer = 0;
-  private _scanTimer = 0;
+  private _periodicTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private _scanTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   private _operations = new Map<string, TrackedOperation>();
   private _changed = new Signal<this, void>(this);
   private _operationChanged = new Signal<this, ITrackedOperation>(this);

@@ -4,31 +4,11 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 
+import { failureSummary } from './model';
 import { ITrackedOperation, IUvKernelsModel } from './tokens';
 
 /** How long a success notification stays, in ms (errors stay until dismissed). */
 const SUCCESS_AUTOCLOSE_MS = 5000;
-
-/**
- * The server's message, shortened for a toast (which shows ~140 characters): the uv
- * command line it starts with is dropped, and uv's last "cause:" line from the log is
- * added, since it usually names the culprit. The full message stays in the panel.
- */
-export function failureSummary(tracked: ITrackedOperation): string {
-  const message = (tracked.operation.message ?? '').trim();
-  const base = message.replace(/^`[^`]*` failed:\s*/, '').split('\n')[0].trim();
-  let cause = '';
-  for (let i = tracked.log.length - 1; i >= 0 && !cause; i--) {
-    const match = /^\s*(?:cause:|╰─▶)\s*(.+)$/.exec(tracked.log[i].line);
-    if (match) {
-      cause = match[1].trim();
-    }
-  }
-  if (!base) {
-    return cause || 'see its log in the uv environments panel.';
-  }
-  return cause && !base.includes(cause) ? `${base.replace(/[.:]$/, '')}: ${cause}` : base;
-}
 
 export function finishedMessage(tracked: ITrackedOperation): {
   type: Notification.TypeOptions;

@@ -52,7 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "--no-install-recommends chromium) or set UV_KERNELS_CHROMIUM"
         )
         for item in items:
-            if "tests/browser" in str(item.fspath):
+            if "browser" in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -157,9 +157,7 @@ def start_lab(root: Path, home: Path, uv_cache_dir: Path, log_path: Path) -> Lab
         "--LabApp.expose_app_in_browser=True",
     ]
     log = log_path.open("wb")
-    process = subprocess.Popen(
-        argv, env=env, cwd=str(root), stdout=log, stderr=subprocess.STDOUT
-    )
+    process = subprocess.Popen(argv, env=env, cwd=str(root), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     lab = Lab(url, TOKEN, root, home, env, process, log_path, log)
     deadline = time.monotonic() + 60
@@ -199,6 +197,33 @@ def jp_asyncio_loop() -> None:
 def jp_server_cleanup() -> None:
     """pytest-jupyter's in-process server cleanup: there is no in-process server here."""
     return None
+
+
+@pytest.fixture(scope="session")
+def served_labextension() -> Path:
+    """The built panel JupyterLab will load; fails when it is missing or older than its source."""
+    installed = Path(sys.prefix, "share", "jupyter", "labextensions", "jupyter-uv-kernels")
+    manifest = installed / "package.json"
+    if not manifest.exists():
+        pytest.fail(
+            f"The labextension is not installed at {installed}; run `uv sync` (it builds it; "
+            "Node.js must be on PATH)."
+        )
+    built = manifest.resolve().stat().st_mtime
+    sources = [
+        p
+        for folder in ("src", "style", "schema")
+        for p in (REPO / "labextension" / folder).rglob("*")
+        if p.is_file()
+    ]
+    stale = [p for p in sources if p.stat().st_mtime > built + 1]
+    if stale:
+        pytest.fail(
+            f"The installed labextension is older than {stale[0].relative_to(REPO)}; rebuild it: "
+            "`jlpm build` in labextension/ after `jupyter labextension develop --overwrite .`, "
+            "or `uv sync --reinstall-package jupyter_uv_kernels`."
+        )
+    return installed
 
 
 @pytest.fixture(scope="session")

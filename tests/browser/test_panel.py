@@ -74,7 +74,10 @@ def make_slow_package(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(
-    lab_home: Path, tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path
+    lab_home: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    uv_cache_dir: Path,
+    served_labextension: Path,
 ) -> Iterator[Lab]:
     root = Path(os.path.realpath(tmp_path_factory.mktemp("work")))
     # ready: a project with ipykernel
@@ -124,9 +127,7 @@ def notification(page: Any, text: str) -> Any:
 # -- tests ----------------------------------------------------------------------------------
 
 
-def test_panel_lists_environments_by_root_with_badges(
-    page: Any, lab: Lab, artifacts: Path
-) -> None:
+def test_panel_lists_environments_by_root_with_badges(page: Any, lab: Lab, artifacts: Path) -> None:
     records = lab.environments()
     expected = {
         "analysis": "ready",
@@ -185,6 +186,12 @@ def test_sync_makes_an_out_of_sync_project_ready(page: Any, lab: Lab, artifacts:
     expect(item.locator(".jp-UvKernels-package-name", has_text="six")).to_be_visible()
     assert lab.environments()["drifted"]["status"] == "ready"
     screenshot(page, artifacts, "sync-done")
+
+    # The project lies under the server root, so the file browser can show it.
+    item.get_by_role("button", name="Show drifted in the file browser").click()
+    expect(page.locator("#filebrowser")).to_be_visible()
+    expect(page.locator("#filebrowser .jp-BreadCrumbs")).to_contain_text("drifted")
+    expect(page.locator("#filebrowser .jp-DirListing-item", has_text="uv.lock")).to_be_visible()
 
 
 def test_bad_requirements_are_refused_with_a_clear_message(
@@ -257,7 +264,8 @@ def test_create_a_venv_from_the_form(page: Any, lab: Lab, artifacts: Path) -> No
 
     # The new kernel is in the launcher without a reload.
     page.evaluate("async () => { await window.jupyterapp.commands.execute('launcher:create'); }")
-    card = page.locator(f'.jp-LauncherCard[data-category="Notebook"][title="{display_name}"]:visible')
+    notebook_cards = '.jp-LauncherCard[data-category="Notebook"]'
+    card = page.locator(f'{notebook_cards}[title="{display_name}"]:visible')
     expect(card).to_be_visible(timeout=15_000)
 
     # "New notebook" opens a notebook on that kernel.
@@ -277,9 +285,7 @@ def test_cancel_a_slow_operation_while_another_runs(
     plain = expand(page, "plain-tools")
     plain.get_by_label("Packages to add to plain-tools").fill(f"slowpkg @ {slow.as_uri()}")
     plain.get_by_role("button", name="Add the packages to plain-tools").click()
-    slow_op = page.locator(
-        "#jp-uv-kernels .jp-UvKernels-operation", has_text="Add slowpkg"
-    )
+    slow_op = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Add slowpkg")
     expect(slow_op).to_have_attribute("data-state", "running", timeout=30_000)
 
     # A second operation on another environment runs alongside and finishes on its own.
@@ -324,14 +330,15 @@ def test_panel_follows_the_theme(browser: Any, lab: Lab, artifacts: Path) -> Non
     page = open_lab(browser, lab, artifacts)
     try:
         expand(page, "drifted")
-        light = page.locator("#jp-uv-kernels").evaluate("el => getComputedStyle(el).backgroundColor")
+        background = "el => getComputedStyle(el).backgroundColor"
+        light = page.locator("#jp-uv-kernels").evaluate(background)
         screenshot(page, artifacts, "panel-light", panel_only=True)
         page.evaluate(
             "async () => { await window.jupyterapp.commands.execute("
             "'apputils:change-theme', {theme: 'JupyterLab Dark'}); }"
         )
         expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1)
-        dark = page.locator("#jp-uv-kernels").evaluate("el => getComputedStyle(el).backgroundColor")
+        dark = page.locator("#jp-uv-kernels").evaluate(background)
 
         def brightness(css: str) -> int:
             return sum(int(x) for x in css[css.index("(") + 1 : -1].split(",")[:3])
