@@ -66,6 +66,12 @@ _KERNEL_NAME = re.compile(r"^[a-z0-9._-]{1,128}$", re.IGNORECASE)
 _MAX_DISPLAY_NAME = 200
 
 
+class ServerStopping(UvKernelsError):
+    """The extension is shutting down and takes no new work."""
+
+    status = 503
+
+
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -182,7 +188,7 @@ class OperationManager:
         Must be called on the event loop.
         """
         if self._closed:
-            raise Conflict("The server is shutting down; try again after it restarts.")
+            raise ServerStopping("The server is shutting down; try again after it restarts.")
         op = Operation(id=uuid.uuid4().hex, action=action, env_id=env_id, path=path, key=key)
         self._ops[op.id] = op
         op.task = asyncio.get_running_loop().create_task(self._run(op, work))

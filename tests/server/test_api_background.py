@@ -23,6 +23,8 @@ LAG_LIMIT = 0.2
 def uv_kernels_config(uv_kernels_config: dict[str, Any], request: pytest.FixtureRequest) -> dict:
     if "rescan_interval" in request.node.name:
         return {**uv_kernels_config, "rescan_interval": 0.5}
+    if "fall_back" in request.node.name:
+        return {**uv_kernels_config, "roots": []}
     return uv_kernels_config
 
 
@@ -111,3 +113,16 @@ async def test_loop_stays_responsive_during_a_large_scan_and_an_operation(
     assert elapsed > 0.3, "the scans were too quick to measure anything"
     assert len(lags) > 20
     assert max(lags) < LAG_LIMIT, f"event loop blocked for {max(lags):.3f} s"
+
+
+async def test_empty_roots_fall_back_to_the_server_root_dir(api: Api, jp_root_dir: Path) -> None:
+    from jupyter_uv_kernels.config import glade_work_dir
+
+    if glade_work_dir().is_dir():
+        pytest.skip("/glade/work/$USER exists here and is the documented default")
+    listing = await api.wait_for_scan()
+    assert listing["roots"] == [str(jp_root_dir)]
+
+    make_venv(jp_root_dir / "env", "ipykernel")
+    env = await api.env_at(jp_root_dir / "env", rescan=True)
+    assert env["status"] == "ready" and env["kernel"] in await kernel_names(api)

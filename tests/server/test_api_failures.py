@@ -182,3 +182,55 @@ async def test_cancel_a_queued_operation(
     package_index.release()
     done, log = await api.wait_op(first["id"])
     assert done["state"] == "succeeded", log
+
+
+async def test_cancelled_create_removes_what_it_made(
+    api: Api, uv_root: Path, package_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # slowpkg comes from the local index (UV_INDEX reaches uv through the server's env).
+    monkeypatch.setenv("UV_INDEX", f"local={package_index.url}")
+    await api.wait_for_scan()
+    before = tree_snapshot(uv_root)
+    package_index.stall_next_download()
+
+    reply = await api.post(
+        "environments",
+        body={"path": "new-env", "kind": "venv", "python": sys.executable, "packages": ["slowpkg"]},
+        expect=202,
+    )
+    op_id = reply.body["operation"]["id"]
+    assert await wait_for(package_index.stalling, 60), "uv never started the download"
+    assert (uv_root / "new-env" / "pyvenv.cfg").exists()
+    # A second create of the same path while the first runs is a conflict.
+    await api.post("environments", body={"path": "new-env"}, expect=409)
+
+    cancelled = (await api.delete("operations", op_id, expect=200)).body["operation"]
+
+    assert cancelled["state"] == "cancelled" and cancelled["environment"] is None
+    assert await wait_for(package_index.client_gone, 10)
+    assert not (uv_root / "new-env").exists()
+    assert tree_snapshot(uv_root) == before
+
+
+async def test_stopping_the_server_cancels_running_operations(
+    api: Api, uv_root: Path, package_index: PackageIndex
+) -> None:
+    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
+    env = await api.env_at(project, rescan=True)
+    before = project_files(project)
+    package_index.stall_next_download()
+    reply = await api.post(
+        "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
+    )
+    assert await wait_for(package_index.stalling, 60)
+    extension = api.serverapp.extension_manager.extension_points["jupyter_uv_kernels"].app
+
+    await extension.stop_extension()
+
+    op = extension.service.operations.get(reply.body["operation"]["id"])
+    assert op.state == "cancelled"
+    assert await wait_for(package_index.client_gone, 10)
+    assert project_files(project) == before
+    # A stopped server queues nothing new.
+    reply = await api.post("environments", env["id"], "sync", expect=503)
+    assert "shutting down" in reply.body["message"]
