@@ -33,7 +33,9 @@ class UvKernelsApp(ExtensionApp):
         # Built from the server's config, so c.UvKernels.* in jupyter_server_config.py and
         # --UvKernels.* on the command line apply here exactly as they do for the CLI.
         settings = UvKernels(parent=self.serverapp)
-        self.service = EnvironmentService(settings, fallback_root=self.serverapp.root_dir)
+        self.service = EnvironmentService(
+            settings, fallback_root=self.serverapp.root_dir, logger=self.log
+        )
         self.settings[SERVICE_SETTING] = self.service
         roots = ", ".join(str(r) for r in self.service.catalog.roots)
         self.log.info("jupyter_uv_kernels: environments are discovered under %s", roots)

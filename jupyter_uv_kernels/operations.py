@@ -150,7 +150,9 @@ class OperationManager:
         max_concurrent: int,
         finalize: Finalizer | None = None,
         history: int = HISTORY_LIMIT,
+        logger: logging.Logger | logging.LoggerAdapter[Any] = log,
     ) -> None:
+        self.log = logger
         self.max_concurrent = max(1, max_concurrent)
         self.history = history
         self._finalize = finalize
@@ -248,14 +250,14 @@ class OperationManager:
         except UvKernelsError as e:
             state, message = "failed", e.message
         except Exception as e:  # a bug, not bad input: keep the server up, log the traceback
-            log.exception("uv-kernels: operation %s (%s) crashed", op.id, op.action)
+            self.log.exception("uv-kernels: operation %s (%s) crashed", op.id, op.action)
             state, message = "failed", f"Unexpected error: {type(e).__name__}: {e}"
         op.finalizing = True
         if self._finalize is not None:
             try:
                 op.environment = await self._finalize(op)
             except Exception:
-                log.exception("uv-kernels: re-inspecting %s after %s failed", op.path, op.id)
+                self.log.exception("uv-kernels: re-inspecting %s after %s failed", op.path, op.id)
         if op.dropped_lines:
             op.info(f"({op.dropped_lines} more log lines were not kept.)")
         op.info(f"{state}: {message}")
@@ -300,8 +302,13 @@ def _uncancel() -> None:
 class EnvironmentIndex:
     """The environments the server knows, kept current by background scans and operations."""
 
-    def __init__(self, catalog: EnvironmentCatalog) -> None:
+    def __init__(
+        self,
+        catalog: EnvironmentCatalog,
+        logger: logging.Logger | logging.LoggerAdapter[Any] = log,
+    ) -> None:
         self.catalog = catalog
+        self.log = logger
         self.environments: dict[str, Environment] = {}
         self.scanned_at: str | None = None
         self.partial = False
@@ -376,7 +383,7 @@ class EnvironmentIndex:
                         self.scanned_at = utcnow()
                         self.partial = result.partial
                         self.last_error = None
-                    log.info(
+                    self.log.info(
                         "uv-kernels: scanned %d directories in %.2f s, %d environments%s",
                         result.directories,
                         result.duration,
@@ -387,7 +394,7 @@ class EnvironmentIndex:
                     raise
                 except Exception as e:  # keep serving the last good list
                     self.last_error = f"{type(e).__name__}: {e}"
-                    log.exception("uv-kernels: scan failed")
+                    self.log.exception("uv-kernels: scan failed")
                 if not self._again:
                     return
         finally:
@@ -503,12 +510,20 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
 class EnvironmentService:
     """The server's use cases, one method per REST route (handlers stay thin)."""
 
-    def __init__(self, config: UvKernels, *, fallback_root: str | None = None) -> None:
+    def __init__(
+        self,
+        config: UvKernels,
+        *,
+        fallback_root: str | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[Any] = log,
+    ) -> None:
         self.config = config
         self.catalog = EnvironmentCatalog(config, fallback_root=fallback_root)
-        self.index = EnvironmentIndex(self.catalog)
+        self.index = EnvironmentIndex(self.catalog, logger)
         self.operations = OperationManager(
-            max_concurrent=config.max_concurrent_operations, finalize=self._finalize
+            max_concurrent=config.max_concurrent_operations,
+            finalize=self._finalize,
+            logger=logger,
         )
         self._periodic: asyncio.Task[None] | None = None
         self._started = False
