@@ -32,8 +32,12 @@ class EnvironmentsSection extends ReactWidget {
   }
   set showCreateForm(value: boolean) {
     this._showCreateForm = value;
+    this.formToggled?.(value);
     this.update();
   }
+
+  /** Called when the form opens or closes (the toolbar button shows it as pressed). */
+  formToggled: ((shown: boolean) => void) | null = null;
 
   render(): JSX.Element {
     return (
@@ -82,16 +86,18 @@ export class UvKernelsPanel extends SidePanel {
     this._environments = new EnvironmentsSection(model, actions);
     this._operations = new OperationsSection(model, actions);
 
-    this.toolbar.addItem(
-      'new',
-      new ToolbarButton({
-        icon: addIcon,
-        tooltip: 'New environment',
-        onClick: () => {
-          this._environments.showCreateForm = !this._environments.showCreateForm;
-        }
-      })
-    );
+    const newButton = new ToolbarButton({
+      icon: addIcon,
+      tooltip: 'New environment',
+      pressed: false,
+      onClick: () => {
+        this._environments.showCreateForm = !this._environments.showCreateForm;
+      }
+    });
+    this._environments.formToggled = shown => {
+      newButton.pressed = shown;
+    };
+    this.toolbar.addItem('new', newButton);
     this.toolbar.addItem(
       'refresh',
       new ToolbarButton({

@@ -25,6 +25,7 @@ from .conftest import (
     expand,
     open_lab,
     screenshot,
+    show_panel,
     start_lab,
     stop_lab,
 )
@@ -276,6 +277,18 @@ def test_create_a_venv_from_the_form(page: Any, lab: Lab, artifacts: Path) -> No
         display_name, timeout=30_000
     )
     screenshot(page, artifacts, "created-and-launched")
+
+    # Removing a package asks first, then runs `uv pip uninstall` and the list updates.
+    show_panel(page)
+    item.get_by_role("button", name="Remove six").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Remove six?")
+    dialog.get_by_role("button", name="Remove").click()
+    expect(notification(page, "Remove six from fresh: done.")).to_be_visible(
+        timeout=OPERATION_TIMEOUT_MS
+    )
+    expect(item.locator(".jp-UvKernels-package-name", has_text="six")).to_have_count(0)
+    expect(item.locator(".jp-UvKernels-package-name", has_text="ipykernel")).to_be_visible()
 
 
 def test_cancel_a_slow_operation_while_another_runs(
