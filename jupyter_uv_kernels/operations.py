@@ -194,8 +194,13 @@ class OperationManager:
         op = Operation(id=uuid.uuid4().hex, action=action, env_id=env_id, path=path, key=key)
         self._ops[op.id] = op
         op.task = asyncio.get_running_loop().create_task(self._run(op, work))
+        op.task.add_done_callback(lambda _: self._done(op))
         self._trim()
         return op
+
+    def _done(self, op: Operation) -> None:
+        _settle_state(op)
+        self._trim()
 
     def _trim(self) -> None:
         finished = [op for op in self._ops.values() if not op.active]
@@ -290,6 +295,14 @@ class OperationManager:
                 tasks.append(op.task)
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT)
+
+
+def _settle_state(op: Operation) -> None:
+    """A task cancelled before its first step never ran a line of ``_run``: mark it here."""
+    if op.active:
+        op.state = "cancelled"
+        op.message = op.message or "Cancelled before it started."
+        op.finished_at = op.finished_at or utcnow()
 
 
 def _uncancel() -> None:

@@ -48,6 +48,8 @@ async def test_env_made_outside_the_api_appears_after_refresh(api: Api, uv_root:
 
     # Removing it on disk removes it from the list and its kernel from Jupyter.
     shutil.rmtree(uv_root / "terminal-env")
+    reply = await api.get("environments", env["id"], expect=404)
+    assert "refresh" in reply.body["message"]
     listing = await api.rescan()
     assert listing["environments"] == []
     assert env["kernel"] not in await kernel_names(api)
