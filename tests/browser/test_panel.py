@@ -7,6 +7,7 @@ Every check is on what a user sees: badges, tooltips, notifications, the launche
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from collections.abc import Iterator
@@ -93,6 +94,8 @@ def lab(
     broken = make_venv(root / "envs" / "gone")
     for python in (broken / "bin").glob("python*"):
         python.unlink()
+    # a plain venv (python -m venv): listed, unless the user setting hides plain venvs
+    make_venv(root / "envs" / "legacy", plain=True)
     # no-environment: locked, never synced
     make_project(root / "unsynced", sync=False)
     uv("lock", "--project", str(root / "unsynced"))
@@ -337,6 +340,25 @@ def test_unregister_asks_first_then_removes_the_kernel(
     page.locator(".jp-Dialog").get_by_role("button", name="Unregister").click()
     expect(item.get_by_role("button", name="Register a kernel for analysis")).to_be_visible()
     assert kernel not in lab.api("api/kernelspecs")["kernelspecs"]
+
+
+def test_plain_venvs_can_be_hidden_by_a_setting(browser: Any, lab: Lab, artifacts: Path) -> None:
+    assert lab.environments()["legacy"]["uv_managed"] is False
+    settings_url = "lab/api/settings/jupyter-uv-kernels:plugin"
+    lab.api(settings_url, "PUT", {"raw": json.dumps({"showPlainVenvs": False})})
+    page = open_lab(browser, lab, artifacts)
+    try:
+        expect(env_item(page, "analysis")).to_be_visible()
+        expect(env_item(page, "legacy")).to_have_count(0)
+        expect(panel(page).locator(".jp-UvKernels-status")).to_contain_text("1 plain venv hidden")
+        lab.api(settings_url, "PUT", {"raw": json.dumps({"showPlainVenvs": True})})
+        page.reload()
+        show_panel(page)
+        expect(env_item(page, "legacy")).to_be_visible()
+        expect(badge(page, "legacy")).to_have_attribute("data-status", "needs-ipykernel")
+    finally:
+        lab.api(settings_url, "PUT", {"raw": "{}"})
+        page.context.close()
 
 
 def test_panel_follows_the_theme(browser: Any, lab: Lab, artifacts: Path) -> None:
