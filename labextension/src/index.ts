@@ -1,8 +1,4 @@
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -12,7 +8,13 @@ import { IPanelActions } from './components/common';
 import { uvEnvironmentsIcon } from './icons';
 import { UvKernelsModel } from './model';
 import { connectNotifications } from './notifications';
-import { DEFAULT_SETTINGS, IEnvironment, IUvKernels, IUvKernelsModel, IUvKernelsSettings } from './tokens';
+import {
+  DEFAULT_SETTINGS,
+  IEnvironment,
+  IUvKernels,
+  IUvKernelsModel,
+  IUvKernelsSettings
+} from './tokens';
 import { relativeToServerRoot } from './validate';
 import { UvKernelsPanel } from './widget';
 

@@ -68,7 +68,10 @@ export function describeOperation(op: IOperation): string {
  */
 export function failureSummary(tracked: ITrackedOperation): string {
   const message = (tracked.operation.message ?? '').trim();
-  const base = message.replace(/^`[^`]*` failed:\s*/, '').split('\n')[0].trim();
+  const base = message
+    .replace(/^`[^`]*` failed:\s*/, '')
+    .split('\n')[0]
+    .trim();
   let cause = '';
   for (let i = tracked.log.length - 1; i >= 0 && !cause; i--) {
     const match = /^\s*(?:cause:|╰─▶)\s*(.+)$/.exec(tracked.log[i].line);
@@ -253,7 +256,11 @@ export class UvKernelsModel implements IUvKernelsModel {
 
   create(request: ICreateRequest): Promise<ITrackedOperation> {
     const kind = request.kind === 'venv' ? 'venv' : 'project';
-    return this._start('environments', jsonBody('POST', request), `Create ${kind} ${basename(request.path)}`);
+    return this._start(
+      'environments',
+      jsonBody('POST', request),
+      `Create ${kind} ${basename(request.path)}`
+    );
   }
 
   sync(env: IEnvironment): Promise<ITrackedOperation> {
@@ -368,9 +375,7 @@ export class UvKernelsModel implements IUvKernelsModel {
     const id = encodeURIComponent(tracked.operation.id);
     while (!this._disposed) {
       try {
-        const page = await this._request<IOperationPage>(
-          `operations/${id}?since=${tracked.next}`
-        );
+        const page = await this._request<IOperationPage>(`operations/${id}?since=${tracked.next}`);
         tracked.failures = 0;
         tracked.operation = page.operation;
         if (page.log.length) {

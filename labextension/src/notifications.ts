@@ -26,10 +26,7 @@ export function finishedMessage(tracked: ITrackedOperation): {
 }
 
 /** Follow every operation of the model with one notification each. */
-export function connectNotifications(
-  model: IUvKernelsModel,
-  onShowLog: () => void
-): void {
+export function connectNotifications(model: IUvKernelsModel, onShowLog: () => void): void {
   const ids = new Map<string, string>();
   model.operationStarted.connect((_, tracked) => {
     const opId = tracked.operation.id;

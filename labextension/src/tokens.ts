@@ -9,11 +9,7 @@ import { ISignal } from '@lumino/signaling';
 export type EnvironmentKind = 'project' | 'venv';
 
 export type EnvironmentStatus =
-  | 'ready'
-  | 'needs-ipykernel'
-  | 'no-environment'
-  | 'out-of-sync'
-  | 'broken';
+  'ready' | 'needs-ipykernel' | 'no-environment' | 'out-of-sync' | 'broken';
 
 /** One environment record (`GET environments`). */
 export interface IEnvironment {

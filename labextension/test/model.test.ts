@@ -160,10 +160,14 @@ test('an operation is followed: log read from the offset, record replaced, kerne
   const server = new FakeServer()
     .on('environments', listing([env('a', { status: 'out-of-sync' })]))
     .on('environments/id-a/packages', () => ({ operation: op('op1', 'queued') }))
-    .on(
-      'operations/op1?since=0',
-      () => ({ operation: op('op1', 'running', { log_length: 2 }), log: [{ stream: 'stderr', line: 'Resolved 1 package' }, { stream: 'stderr', line: 'Prepared 1 package' }], next: 2 })
-    )
+    .on('operations/op1?since=0', () => ({
+      operation: op('op1', 'running', { log_length: 2 }),
+      log: [
+        { stream: 'stderr', line: 'Resolved 1 package' },
+        { stream: 'stderr', line: 'Prepared 1 package' }
+      ],
+      next: 2
+    }))
     .on('operations/op1?since=2', () => ({
       operation: op('op1', 'succeeded', { log_length: 3, environment: updated }),
       log: [{ stream: 'stderr', line: 'Installed 1 package' }],
@@ -178,7 +182,9 @@ test('an operation is followed: log read from the offset, record replaced, kerne
   const done = finished(model);
   const tracked = await model.addPackages(model.environments[0], ['numpy>=2', 'pkg @ file:///x']);
   assert.deepEqual(started, ['Add numpy>=2, pkg to a']);
-  const body = JSON.parse(String(server.calls.find(c => c.endpoint === 'environments/id-a/packages')!.init!.body));
+  const body = JSON.parse(
+    String(server.calls.find(c => c.endpoint === 'environments/id-a/packages')!.init!.body)
+  );
   assert.deepEqual(body, { packages: ['numpy>=2', 'pkg @ file:///x'] });
   const result = await done;
   assert.equal(result, tracked);
@@ -196,13 +202,23 @@ test('several operations are followed at once, each to its own end', async () =>
   const server = new FakeServer()
     .on('environments', listing([env('a'), env('b', { id: 'id-b' })]))
     .on('environments/id-a/sync', () => ({ operation: op('s1', 'running', { action: 'sync' }) }))
-    .on('environments/id-b/sync', () => ({ operation: op('s2', 'running', { action: 'sync', env_id: 'id-b' }) }))
+    .on('environments/id-b/sync', () => ({
+      operation: op('s2', 'running', { action: 'sync', env_id: 'id-b' })
+    }))
     .on(
       'operations/s1?since=0',
       () => ({ operation: op('s1', 'running', { action: 'sync' }), log: [], next: 0 }),
-      () => ({ operation: op('s1', 'failed', { action: 'sync', message: '`uv sync` failed: boom' }), log: [], next: 0 })
+      () => ({
+        operation: op('s1', 'failed', { action: 'sync', message: '`uv sync` failed: boom' }),
+        log: [],
+        next: 0
+      })
     )
-    .on('operations/s2?since=0', () => ({ operation: op('s2', 'succeeded', { action: 'sync', env_id: 'id-b' }), log: [], next: 0 }));
+    .on('operations/s2?since=0', () => ({
+      operation: op('s2', 'succeeded', { action: 'sync', env_id: 'id-b' }),
+      log: [],
+      next: 0
+    }));
   const model = new UvKernelsModel({ request: server.request, settings: fast });
   await model.fetchEnvironments();
   const ends: string[] = [];
@@ -252,7 +268,9 @@ test('cancel sends DELETE and the operation ends cancelled', async () => {
 test('an operation the server forgot (404) ends failed with a reason', async () => {
   const server = new FakeServer()
     .on('environments', listing([env('a')]))
-    .on('environments/id-a/kernel', () => ({ operation: op('g1', 'queued', { action: 'register' }) }));
+    .on('environments/id-a/kernel', () => ({
+      operation: op('g1', 'queued', { action: 'register' })
+    }));
   const model = new UvKernelsModel({ request: server.request, settings: fast });
   const done = finished(model);
   await model.registerKernel(env('a'));
@@ -279,7 +297,11 @@ test('only the newest finished operations are kept', async () => {
   const server = new FakeServer().on('environments', listing([env('a')]));
   for (const id of ['k1', 'k2', 'k3']) {
     server.on(`environments/id-${id}/sync`, () => ({ operation: op(id, 'running') }));
-    server.on(`operations/${id}?since=0`, () => ({ operation: op(id, 'succeeded'), log: [], next: 0 }));
+    server.on(`operations/${id}?since=0`, () => ({
+      operation: op(id, 'succeeded'),
+      log: [],
+      next: 0
+    }));
   }
   const model = new UvKernelsModel({
     request: server.request,
@@ -314,7 +336,7 @@ test('unregister replaces the record and refreshes kernels', async () => {
   model.dispose();
 });
 
-test('failure summaries drop the uv command line and add uv\'s cause', () => {
+test("failure summaries drop the uv command line and add uv's cause", () => {
   const tracked = {
     operation: op('f', 'failed', {
       message: '`uv add --project /work/a -- nope==1` failed: Failed to add dependencies'
@@ -341,9 +363,15 @@ test('requirements are split on whitespace and commas, but not inside specifiers
     'pandas',
     'scipy'
   ]);
-  assert.deepEqual(splitRequirements('numpy>=1.26,<3 netCDF4 >= 1.6'), ['numpy>=1.26,<3', 'netCDF4>=1.6']);
+  assert.deepEqual(splitRequirements('numpy>=1.26,<3 netCDF4 >= 1.6'), [
+    'numpy>=1.26,<3',
+    'netCDF4>=1.6'
+  ]);
   assert.deepEqual(splitRequirements('pkg @ file:///tmp/pkg'), ['pkg@file:///tmp/pkg']);
-  assert.deepEqual(parseRequirements('numpy  xarray>=2024.1').requirements, ['numpy', 'xarray>=2024.1']);
+  assert.deepEqual(parseRequirements('numpy  xarray>=2024.1').requirements, [
+    'numpy',
+    'xarray>=2024.1'
+  ]);
 });
 
 test('option-shaped and malformed requirements are refused with a reason', () => {
@@ -362,7 +390,10 @@ test('environment names and subfolders are checked before sending', () => {
   assert.match(validateEnvironmentName('..')!, /not a usable name/);
   assert.equal(validateSubfolder('projects/2025'), null);
   assert.match(validateSubfolder('../elsewhere')!, /\.\./);
-  assert.equal(joinEnvironmentPath('/glade/work/jdoe/', '/projects//2025/', ' x '), '/glade/work/jdoe/projects/2025/x');
+  assert.equal(
+    joinEnvironmentPath('/glade/work/jdoe/', '/projects//2025/', ' x '),
+    '/glade/work/jdoe/projects/2025/x'
+  );
 });
 
 test('paths under the server root map to file browser paths; others do not', () => {

@@ -168,6 +168,29 @@ def test_panel_lists_environments_by_root_with_badges(page: Any, lab: Lab, artif
     page.get_by_label("Filter environments").fill("")
     expect(env_item(page, "analysis")).to_be_visible()
 
+    # Keyboard: an environment opens with Enter and closes with Space.
+    header = env_item(page, "gone").locator(".jp-UvKernels-env-header")
+    header.focus()
+    page.keyboard.press("Enter")
+    expect(header).to_have_attribute("aria-expanded", "true")
+    expect(env_item(page, "gone").locator(".jp-UvKernels-problem")).to_have_text(
+        records["gone"]["problem"]
+    )
+    page.keyboard.press(" ")
+    expect(header).to_have_attribute("aria-expanded", "false")
+
+    # Every control in the panel has an accessible name.
+    expand(page, "analysis")
+    page.get_by_role("button", name="New environment").click()
+    unnamed = panel(page).evaluate(
+        """el => [...el.querySelectorAll('button, input, select, textarea, [tabindex]')]
+              .filter(c => !(c.getAttribute('aria-label') || c.getAttribute('title')
+                             || (c.labels && c.labels.length) || c.textContent.trim()))
+              .map(c => c.outerHTML.slice(0, 120))"""
+    )
+    assert unnamed == []
+    page.get_by_role("button", name="Cancel creating an environment").click()
+
     # The refresh button rescans: the indicator shows, then the list is back, unchanged.
     panel(page).get_by_role("button", name="Rescan the roots for environments").click()
     expect(page.locator("#jp-uv-kernels .jp-UvKernels-scanning")).to_have_count(0, timeout=30_000)

@@ -74,7 +74,9 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
     const ok = await actions.confirm(
       `Remove ${name}?`,
       `Remove ${name} from ${env.name}` +
-        (env.kind === 'project' ? ' (uv remove; pyproject.toml and uv.lock change).' : ' (uv pip uninstall).'),
+        (env.kind === 'project'
+          ? ' (uv remove; pyproject.toml and uv.lock change).'
+          : ' (uv pip uninstall).'),
       'Remove'
     );
     if (ok) {

@@ -15,7 +15,15 @@ interface IProps {
 
 /** Does the environment match every word of the filter? */
 export function matchesFilter(env: IEnvironment, filter: string): boolean {
-  const haystack = [env.name, env.relpath ?? '', env.path, env.kind, env.python ?? '', env.status, env.kernel ?? '']
+  const haystack = [
+    env.name,
+    env.relpath ?? '',
+    env.path,
+    env.kind,
+    env.python ?? '',
+    env.status,
+    env.kernel ?? ''
+  ]
     .join(' ')
     .toLowerCase();
   return filter

@@ -210,7 +210,9 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           value={python}
           onChange={event => setPython(event.target.value)}
         >
-          <option value="">{pythons === null ? 'Default (loading list…)' : "Default (uv's choice)"}</option>
+          <option value="">
+            {pythons === null ? 'Default (loading list…)' : "Default (uv's choice)"}
+          </option>
           {(pythons ?? []).map(p => (
             <option key={p.path} value={p.path} title={p.path}>
               {p.version} ({p.source}

@@ -1,5 +1,10 @@
 import * as React from 'react';
-import { caretDownIcon, caretRightIcon, closeIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
+import {
+  caretDownIcon,
+  caretRightIcon,
+  closeIcon,
+  ToolbarButtonComponent
+} from '@jupyterlab/ui-components';
 
 import { ITrackedOperation, IUvKernelsModel } from '../tokens';
 import { IPanelActions, StateBadge, TextButton, useModel } from './common';
@@ -15,8 +20,8 @@ export function OperationList(props: {
   if (!operations.length) {
     return (
       <div className="jp-UvKernels-operations jp-UvKernels-muted jp-UvKernels-empty">
-        No operations yet. Syncing, adding packages or creating an environment shows its uv
-        output here.
+        No operations yet. Syncing, adding packages or creating an environment shows its uv output
+        here.
       </div>
     );
   }
@@ -89,7 +94,9 @@ function OperationItem(props: {
             aria-label={`Cancel ${tracked.label}`}
             title="Stop uv and roll back what this operation created"
             onClick={() => {
-              model.cancel(op.id).catch(error => actions.notifyError(String(error?.message ?? error)));
+              model
+                .cancel(op.id)
+                .catch(error => actions.notifyError(String(error?.message ?? error)));
             }}
           >
             Cancel

@@ -45,8 +45,7 @@ const STATUS_LABELS: Record<EnvironmentStatus, string> = {
 
 export function StatusBadge(props: { env: IEnvironment }): JSX.Element {
   const { env } = props;
-  const tooltip =
-    env.problem ?? (env.kernel ? `Ready; kernel ${env.kernel}` : 'Ready');
+  const tooltip = env.problem ?? (env.kernel ? `Ready; kernel ${env.kernel}` : 'Ready');
   return (
     <span
       className={`jp-UvKernels-badge jp-UvKernels-badge-${env.status}`}
@@ -68,10 +67,7 @@ const STATE_LABELS: Record<OperationState, string> = {
 
 export function StateBadge(props: { state: OperationState }): JSX.Element {
   return (
-    <span
-      className={`jp-UvKernels-badge jp-UvKernels-op-${props.state}`}
-      data-state={props.state}
-    >
+    <span className={`jp-UvKernels-badge jp-UvKernels-op-${props.state}`} data-state={props.state}>
       {STATE_LABELS[props.state] ?? props.state}
     </span>
   );
@@ -84,7 +80,11 @@ export function TextButton(
   const { accept, warn, className, ...rest } = props;
   const classes = [
     'jp-UvKernels-button',
-    accept ? 'jp-mod-styled jp-mod-accept' : warn ? 'jp-mod-styled jp-mod-warn' : 'jp-UvKernels-secondary',
+    accept
+      ? 'jp-mod-styled jp-mod-accept'
+      : warn
+        ? 'jp-mod-styled jp-mod-warn'
+        : 'jp-UvKernels-secondary',
     className ?? ''
   ].join(' ');
   return <Button type="button" small className={classes} {...rest} />;
