@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import make_project
 
@@ -178,24 +182,34 @@ async def test_register_installs_missing_ipykernel_as_dev_dependency(
     assert listed["kernel"] == kernel and listed["status"] == "ready"
 
 
-async def test_server_answers_before_the_first_scan_ends(api: Api, uv_root: Path) -> None:
-    import threading
-
+@pytest.fixture
+def held_scans(uv_root: Path) -> Iterator[threading.Event]:
+    """Every directory read of a scan waits for the returned event (a slow GLADE metadata
+    server). Requested before ``api``, so it holds the server's first scan too."""
     from jupyter_uv_kernels.discovery import set_directory_hook
 
     gate = threading.Event()
     for i in range(5):
         (uv_root / f"d{i}").mkdir()
-    # Hold every directory read until the test has its answer (a slow GLADE metadata server).
     set_directory_hook(lambda path: gate.wait(30))
     try:
-        await api.post("refresh", expect=202)
-        listing = (await api.get("environments", expect=200)).body
-        assert listing["scanning"] is True
-        assert listing["roots"] == [str(uv_root)]
+        yield gate
     finally:
         gate.set()
         set_directory_hook(None)
+
+
+async def test_server_answers_before_the_first_scan_ends(
+    held_scans: threading.Event, api: Api, uv_root: Path
+) -> None:
+    listing = (await api.get("environments", expect=200)).body
+    assert listing["scanning"] is True and listing["scanned_at"] is None
+    assert listing["roots"] == [str(uv_root)]
+    # A request for an id before the first scan says so.
+    reply = await api.get("environments", "0123456789abcdef", expect=404)
+    assert "first scan" in reply.body["message"]
+
+    held_scans.set()
     done = await api.wait_for_scan()
     assert done["scanned_at"] is not None and done["partial"] is False
 
