@@ -7,6 +7,7 @@ raises only typed errors from :mod:`errors`. It knows nothing about HTTP or torn
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -20,7 +21,13 @@ from packaging.utils import canonicalize_name
 
 from .config import UvKernels
 from .discovery import ScanOptions, ScanResult, scan_roots
-from .environments import Environment, inspect_environment, read_pyvenv_cfg, slugify
+from .environments import (
+    Environment,
+    incomplete_distributions,
+    inspect_environment,
+    read_pyvenv_cfg,
+    slugify,
+)
 from .errors import (
     Conflict,
     InvalidPath,
@@ -215,15 +222,7 @@ class EnvironmentCatalog:
             raise InvalidRequest(f"kind must be 'project' or 'venv', not {kind!r}.")
         reqs = parse_requirements(list(packages))
         target = os.path.abspath(path)
-        parent = os.path.dirname(target)
-        if not os.path.isdir(parent):
-            raise InvalidPath(f"The parent directory {parent} does not exist; create it first.")
-        existed = os.path.lexists(target)
-        if existed and (not os.path.isdir(target) or os.listdir(target)):
-            raise Conflict(
-                f"{target} already exists and is not empty; choose a new name, or use "
-                f"`jupyter uvkernel install {target}` to register an existing environment."
-            )
+        existed = await asyncio.to_thread(check_create_target, target)
         interpreter = await resolve_python(self.runner, python)
         names = {canonicalize_name(Requirement(r).name) for r in reqs}
         wanted = reqs if "ipykernel" in names else ["ipykernel", *reqs]
@@ -239,11 +238,12 @@ class EnvironmentCatalog:
                 await self.runner.create_venv(target, python=interpreter, on_line=on_line)
                 await self.runner.pip_install(target, wanted, on_line=on_line)
         except BaseException:
-            _undo_create(target, existed)
+            # Shielded: a cancelled create must still clean up before the cancel goes on.
+            await asyncio.shield(asyncio.to_thread(_undo_create, target, existed))
             raise
-        env = self.inspect(target)
+        env = await asyncio.to_thread(self.inspect, target)
         if register and env.gets_kernel:
-            self.register(env)
+            await asyncio.to_thread(self.register, env)
         return env
 
     async def ensure_ipykernel(
@@ -256,7 +256,7 @@ class EnvironmentCatalog:
         else:
             assert env.venv is not None
             await self.runner.pip_install(env.venv, ["ipykernel"], on_line=on_line)
-        return self.inspect(env.path)
+        return await asyncio.to_thread(self.inspect, env.path)
 
     async def sync(
         self, env: Environment, *, relock: bool = False, on_line: LineCallback | None = None
@@ -266,19 +266,31 @@ class EnvironmentCatalog:
                 f"{env.path} is a venv without a lock file; there is nothing to sync. Use "
                 "package add/remove (uv pip) instead."
             )
-        await self.runner.sync(env.path, relock=relock, on_line=on_line)
-        return self.inspect(env.path)
+        # uv counts a half-installed package (an earlier run was killed) as installed:
+        # name those for reinstalling, or the sync "succeeds" and the import still fails.
+        broken = await asyncio.to_thread(incomplete_distributions, env.venv) if env.venv else []
+        if broken and on_line is not None:
+            on_line(
+                "info",
+                f"Reinstalling {', '.join(broken)}: an earlier install was interrupted and "
+                "left them incomplete.",
+            )
+        await self.runner.sync(env.path, relock=relock, reinstall=broken, on_line=on_line)
+        return await asyncio.to_thread(self.inspect, env.path)
 
     async def check_sync(self, env: Environment) -> dict[str, Any]:
         """The exact drift answer: ``uv sync --check`` (projects only)."""
         if env.kind != "project":
             return {"checked": False, "in_sync": None, "output": "venvs have no lock file"}
         result = await self.runner.sync_check(env.path)
-        return {
-            "checked": True,
-            "in_sync": result.returncode == 0,
-            "output": "\n".join(x for x in (result.stdout, result.stderr) if x).strip(),
-        }
+        output = "\n".join(x for x in (result.stdout, result.stderr) if x).strip()
+        broken = await asyncio.to_thread(incomplete_distributions, env.venv) if env.venv else []
+        if broken:
+            output += (
+                f"\nIncomplete (an install was interrupted): {', '.join(broken)}; "
+                f"`uv sync --reinstall-package NAME` (or a sync from here) repairs them."
+            )
+        return {"checked": True, "in_sync": result.returncode == 0 and not broken, "output": output}
 
     async def add_packages(
         self, env: Environment, packages: object, *, on_line: LineCallback | None = None
@@ -291,7 +303,7 @@ class EnvironmentCatalog:
         else:
             assert env.venv is not None
             await self.runner.pip_install(env.venv, reqs, on_line=on_line)
-        return self.inspect(env.path)
+        return await asyncio.to_thread(self.inspect, env.path)
 
     async def remove_packages(
         self, env: Environment, packages: object, *, on_line: LineCallback | None = None
@@ -309,7 +321,7 @@ class EnvironmentCatalog:
         else:
             assert env.venv is not None
             await self.runner.pip_uninstall(env.venv, names, on_line=on_line)
-        return self.inspect(env.path)
+        return await asyncio.to_thread(self.inspect, env.path)
 
     async def details(self, env: Environment) -> dict[str, Any]:
         """Installed packages, exact drift and ``uv pip check`` for the detail view."""
@@ -327,6 +339,21 @@ class EnvironmentCatalog:
             "output": "\n".join(x for x in (check.stdout, check.stderr) if x).strip(),
         }
         return out
+
+
+def check_create_target(target: str) -> bool:
+    """A new environment may go where nothing is, or into an empty directory; returns
+    whether the directory already existed."""
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise InvalidPath(f"The parent directory {parent} does not exist; create it first.")
+    existed = os.path.lexists(target)
+    if existed and (not os.path.isdir(target) or os.listdir(target)):
+        raise Conflict(
+            f"{target} already exists and is not empty; choose a new name, or use "
+            f"`jupyter uvkernel install {target}` to register an existing environment."
+        )
+    return existed
 
 
 def _undo_create(target: str, existed: bool) -> None:

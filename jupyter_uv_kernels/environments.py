@@ -120,6 +120,48 @@ def _site_packages(venv: str, version: str | None) -> str | None:
     return None
 
 
+_DIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def incomplete_distributions(venv: str) -> list[str]:
+    """Names of installed distributions whose files are not all on disk.
+
+    An install stopped part-way (SIGKILL, a node crash, a cancelled or timed-out operation)
+    can leave a ``*.dist-info`` without its METADATA or without files its RECORD lists. uv
+    still counts such a package as installed, so ``uv sync`` and ``uv sync --check`` both
+    report nothing to do while ``import`` fails. Costs one ``lstat`` per installed file:
+    meant for operations and on-demand checks, never for listings.
+    """
+    site = _site_packages(venv, python_version_from_cfg(read_pyvenv_cfg(venv) or {}))
+    if site is None:
+        return []
+    broken: set[str] = set()
+    try:
+        entries = [e for e in os.scandir(site) if e.name.endswith(".dist-info")]
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name[: -len(".dist-info")].partition("-")[0]
+        if not _DIST_NAME.match(name):
+            continue
+        try:
+            with open(os.path.join(entry.path, "RECORD"), encoding="utf-8") as f:
+                record = f.read()
+            complete = os.path.isfile(os.path.join(entry.path, "METADATA"))
+        except (OSError, UnicodeDecodeError):
+            complete = False
+            record = ""
+        for line in record.splitlines():
+            if not complete:
+                break
+            listed = line.partition(",")[0].strip()
+            if listed and not os.path.lexists(os.path.normpath(os.path.join(site, listed))):
+                complete = False
+        if not complete:
+            broken.add(name.replace("_", "-").replace(".", "-").lower())
+    return sorted(broken)
+
+
 def display_env_name(path: str, kind: Kind) -> str:
     base = os.path.basename(os.path.normpath(path))
     if kind == "venv" and base in GENERIC_VENV_NAMES:

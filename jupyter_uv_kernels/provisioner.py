@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+from tornado.web import HTTPError
 from traitlets import Unicode
 
 from .config import SYNC_ON_START_MODES, UvKernels
@@ -30,8 +31,20 @@ from .errors import UvFailed, UvKernelsError
 from .uvrunner import UvRunner, is_leaky
 
 
-class KernelStartError(UvKernelsError):
-    """The kernel cannot start; the message says what to run."""
+class KernelStartError(UvKernelsError, HTTPError):
+    """The kernel cannot start; the message says what to run.
+
+    It is also a tornado ``HTTPError`` because jupyter_server answers any other exception
+    raised while starting a kernel with just ``"Unhandled error"`` (tracebacks are no longer
+    sent), so JupyterLab's "Error Starting Kernel" would lose the message. For an
+    ``HTTPError`` it sends ``log_message``. Outside a server (nbclient, papermill) it is an
+    ordinary exception whose ``str`` is the message.
+    """
+
+    def __init__(self, message: str) -> None:
+        UvKernelsError.__init__(self, message)
+        # log_message is a %-format for tornado's own logging: keep a user's '%' literal.
+        HTTPError.__init__(self, 500, message.replace("%", "%%"))
 
 
 class UvProvisioner(LocalProvisioner):

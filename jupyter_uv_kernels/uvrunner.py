@@ -228,12 +228,15 @@ class UvRunner:
         project: str,
         *,
         relock: bool = False,
+        reinstall: Iterable[str] = (),
         on_line: LineCallback | None = None,
     ) -> UvResult:
-        """``uv sync --frozen`` (reproduce the lock exactly), or ``uv sync`` when relocking."""
+        """``uv sync --frozen`` (reproduce the lock exactly), or ``uv sync`` when relocking;
+        ``reinstall`` names packages to install afresh even though uv thinks they are there."""
         args = ["sync", "--project", project, *self._compile()]
         if not relock:
             args.append("--frozen")
+        args += [f"--reinstall-package={name}" for name in reinstall]
         return await self.run(args, on_line=on_line)
 
     async def sync_check(
