@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Key under kernel.json ``metadata`` that marks a spec as written (owned) by us.
 OWNER_KEY = "jupyter_uv_kernels"
 SPEC_FORMAT = 1
+#: Hidden file beside the specs: environments whose kernel the user unregistered.
+STATE_FILE = ".jupyter_uv_kernels.json"
 
 
 @dataclass
@@ -150,8 +152,27 @@ def _short_version(version: str | None) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def build_spec(env: Environment, display_name: str) -> dict[str, Any]:
+def build_spec(
+    env: Environment,
+    display_name: str,
+    *,
+    custom_name: bool = False,
+    custom_display_name: bool = False,
+) -> dict[str, Any]:
+    """The kernel.json of ``env``. ``custom_*`` mark names the user chose, which later
+    reconciles keep instead of the defaults."""
     assert env.venv is not None
+    owner: dict[str, Any] = {
+        "format": SPEC_FORMAT,
+        "owned": True,
+        "env_id": env.id,
+        "path": env.path,
+        "kind": env.kind,
+    }
+    if custom_name:
+        owner["custom_name"] = True
+    if custom_display_name:
+        owner["custom_display_name"] = True
     provisioner_config: dict[str, Any] = {"env_path": env.venv, "kind": env.kind}
     if env.kind == "project":
         provisioner_config["project_path"] = env.path
@@ -173,13 +194,7 @@ def build_spec(env: Environment, display_name: str) -> dict[str, Any]:
                 "provisioner_name": "uv-provisioner",
                 "config": provisioner_config,
             },
-            OWNER_KEY: {
-                "format": SPEC_FORMAT,
-                "owned": True,
-                "env_id": env.id,
-                "path": env.path,
-                "kind": env.kind,
-            },
+            OWNER_KEY: owner,
         },
     }
 
@@ -275,6 +290,9 @@ class KernelspecReconciler:
         """
         result = ReconcileResult()
         user_specs = user_specs_by_bin_dir(self.search_dirs)
+        excluded = self.unregistered()
+        existing = self.owned_specs()
+        previous = {os.path.realpath(s.env_path): s for s in existing.values() if s.env_path}
         wanted = [e for e in envs if e.gets_kernel and e.venv]
         names = display_names(wanted)
         desired: dict[str, tuple[Environment, dict[str, Any]]] = {}
@@ -282,15 +300,26 @@ class KernelspecReconciler:
             env.kernel = None
         for env in wanted:
             assert env.venv is not None
+            real = os.path.realpath(env.path)
+            if real in excluded:
+                continue  # the user unregistered it; `install` / register brings it back
             user_spec = user_specs.get(os.path.realpath(os.path.join(env.venv, "bin")))
             if user_spec is not None:
                 result.user_owned[env.path] = user_spec
                 env.kernel = user_spec
                 continue
-            name = kernel_name_for(env.path, env.name)
-            desired[name] = (env, build_spec(env, names[env.id]))
+            # A name or display name the user chose at register time is kept.
+            prior = previous.get(real)
+            owner = (prior.owner or {}) if prior else {}
+            custom_name = bool(owner.get("custom_name"))
+            custom_label = bool(owner.get("custom_display_name"))
+            name = prior.name if prior and custom_name else kernel_name_for(env.path, env.name)
+            label = str(prior.data.get("display_name")) if prior and custom_label else names[env.id]
+            desired[name] = (
+                env,
+                build_spec(env, label, custom_name=custom_name, custom_display_name=custom_label),
+            )
 
-        existing = self.owned_specs()
         for name, (env, spec) in sorted(desired.items()):
             try:
                 changed = write_spec_atomically(self.kernel_dir, name, spec)
@@ -357,8 +386,21 @@ class KernelspecReconciler:
                     f"`jupyter kernelspec remove {kernel_name}`."
                 )
         label = display_name or display_names([env])[env.id]
+        spec = build_spec(
+            env, label, custom_name=bool(name), custom_display_name=bool(display_name)
+        )
+        real = os.path.realpath(env.path)
         try:
-            write_spec_atomically(self.kernel_dir, kernel_name, build_spec(env, label))
+            write_spec_atomically(self.kernel_dir, kernel_name, spec)
+            # One kernel per environment: a spec of ours under another name goes.
+            for old in self.owned_specs().values():
+                if (
+                    old.name != kernel_name
+                    and old.env_path
+                    and os.path.realpath(old.env_path) == real
+                ):
+                    remove_spec_dir(old.directory)
+            self._set_unregistered(real, False)
         except OSError as e:
             raise KernelspecDirNotWritable(
                 f"Cannot write the kernelspec {kernel_name!r} into {self.kernel_dir}: "
@@ -389,8 +431,46 @@ class KernelspecReconciler:
         for spec in targets:
             try:
                 remove_spec_dir(spec.directory)
+                if spec.env_path:
+                    # Remember it, or the next reconcile would bring the kernel back.
+                    self._set_unregistered(os.path.realpath(spec.env_path), True)
             except OSError as e:
                 raise KernelspecDirNotWritable(
                     f"Cannot remove {spec.directory}: {e.strerror or e}."
                 ) from e
         return [s.name for s in targets]
+
+    # -- environments the user unregistered ----------------------------------------------
+
+    @property
+    def _state_file(self) -> Path:
+        # Beside the specs (so two servers sharing the dir agree); Jupyter ignores files there.
+        return self.kernel_dir / STATE_FILE
+
+    def unregistered(self) -> set[str]:
+        """Realpaths of environments whose kernel the user removed on purpose."""
+        try:
+            data = json.loads(self._state_file.read_text("utf-8"))
+        except (OSError, ValueError):
+            return set()
+        paths = data.get("unregistered") if isinstance(data, dict) else None
+        return {p for p in paths if isinstance(p, str)} if isinstance(paths, list) else set()
+
+    def _set_unregistered(self, real_path: str, excluded: bool) -> None:
+        paths = self.unregistered()
+        if (real_path in paths) == excluded:
+            return
+        if excluded:
+            paths.add(real_path)
+        else:
+            paths.discard(real_path)
+        self.kernel_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{STATE_FILE}.", dir=self.kernel_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"unregistered": sorted(paths)}, f, indent=1)
+            os.replace(tmp, self._state_file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise

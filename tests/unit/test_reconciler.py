@@ -185,3 +185,35 @@ def test_writes_are_atomic_and_concurrent_reconcilers_agree(tree: Path, tmp_path
     assert entries == sorted(owned(tmp_path / "single"))
     for spec in kernels.glob("*/kernel.json"):
         json.loads(spec.read_text())
+
+
+def test_a_chosen_name_survives_later_reconciles(tree: Path, tmp_path: Path) -> None:
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    catalog.refresh()
+    env = catalog.inspect(str(tree / "analysis"))
+    catalog.register(env, name="my-analysis-k", display_name="My analysis")
+    _, rec = catalog.refresh()
+    specs = owned(kernels)
+    mine = [n for n, d in specs.items() if d["metadata"][OWNER_KEY]["path"] == env.path]
+    assert mine == ["my-analysis-k"]  # one kernel for the env, under the chosen name
+    assert specs["my-analysis-k"]["display_name"] == "My analysis"
+    assert rec.changes == 0
+
+
+def test_unregister_sticks_until_the_user_registers_again(tree: Path, tmp_path: Path) -> None:
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    catalog.refresh()
+    removed = catalog.reconciler.unregister(str(tree / "analysis"))
+    assert len(removed) == 1
+    result, rec = catalog.refresh()
+    assert rec.added == []
+    assert next(e for e in result.environments if e.relpath == "analysis").kernel is None
+    # registering again (CLI install, REST register) brings it back for good
+    catalog.register(catalog.inspect(str(tree / "analysis")))
+    _, rec = catalog.refresh()
+    assert rec.changes == 0
+    assert [
+        d for d in owned(kernels).values() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
+    ]
