@@ -271,6 +271,7 @@ def test_create_a_venv_from_the_form(page: Any, lab: Lab, artifacts: Path) -> No
 
     form.get_by_label("Subfolder").fill("new")
     form.get_by_label("Environment name").fill("fresh")
+    expect(form.locator("[role=alert]")).to_have_count(0)  # fixed, so the error goes
     form.get_by_label("venv", exact=True).check()
     python = form.get_by_label("Python version")
     expect(python.locator("option")).not_to_have_count(1)  # the list from GET pythons arrived

@@ -154,7 +154,10 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           placeholder="e.g. projects/2025"
           value={subfolder}
           spellCheck={false}
-          onChange={event => setSubfolder(event.target.value)}
+          onChange={event => {
+            setSubfolder(event.target.value);
+            setErrors(e => ({ ...e, subfolder: undefined }));
+          }}
         />
       )}
       {field(
@@ -171,7 +174,10 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           placeholder="my-analysis"
           value={name}
           spellCheck={false}
-          onChange={event => setName(event.target.value)}
+          onChange={event => {
+            setName(event.target.value);
+            setErrors(e => ({ ...e, name: undefined }));
+          }}
         />
       )}
       <fieldset className="jp-UvKernels-field jp-UvKernels-kind-choice">
@@ -234,7 +240,10 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           rows={2}
           value={packages}
           spellCheck={false}
-          onChange={event => setPackages(event.target.value)}
+          onChange={event => {
+            setPackages(event.target.value);
+            setErrors(e => ({ ...e, packages: undefined }));
+          }}
         />
       )}
       {preview && (
