@@ -9,6 +9,7 @@ without a restart.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -37,6 +38,14 @@ class UvKernelsApp(ExtensionApp):
             settings, fallback_root=self.serverapp.root_dir, logger=self.log
         )
         self.settings[SERVICE_SETTING] = self.service
+        # The domain modules log through the standard ``jupyter_uv_kernels.*`` loggers; send
+        # those lines (skipped directories, kernelspec write errors) to the server's log.
+        package_log = logging.getLogger("jupyter_uv_kernels")
+        if not package_log.handlers:
+            for handler in self.log.handlers:
+                package_log.addHandler(handler)
+            package_log.setLevel(self.log.level)
+            package_log.propagate = False
         roots = ", ".join(str(r) for r in self.service.catalog.roots)
         self.log.info("jupyter_uv_kernels: environments are discovered under %s", roots)
         # IOLoop.add_callback works before the loop runs: the first scan starts as soon as
