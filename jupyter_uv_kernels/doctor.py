@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from jupyter_core.paths import jupyter_path
+
 from .catalog import EnvironmentCatalog
 from .errors import UvKernelsError
 from .kernelspecs import spec_environment_exists
@@ -155,6 +157,18 @@ async def run_doctor(catalog: EnvironmentCatalog) -> list[Finding]:
             else None,
         )
     )
+    broken = [e for e in result.environments if e.status == "broken"]
+    if broken:
+        shown = "; ".join(f"{e.path}: {e.problem}" for e in broken[:3])
+        more = f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""
+        findings.append(
+            Finding(
+                "broken environments",
+                "warning",
+                f"{len(broken)} environments cannot start a kernel{more}. {shown}",
+                broken[0].problem,
+            )
+        )
     if result.skipped:
         findings.append(
             Finding(
@@ -177,6 +191,21 @@ async def run_doctor(catalog: EnvironmentCatalog) -> list[Finding]:
                 "error",
                 f"{kdir} is not writable, so kernels cannot be registered.",
                 f"chmod u+w {probe_dir}  (or set c.UvKernels.kernelspec_dir)",
+            )
+        )
+    searched = {os.path.realpath(p) for p in jupyter_path("kernels")}
+    if os.path.realpath(kdir) not in searched:
+        data_dir = kdir.parent if kdir.name == "kernels" else None
+        findings.append(
+            Finding(
+                "kernelspec search path",
+                "warning",
+                f"{kdir} is not where Jupyter looks for kernels (`jupyter --paths`), so Jupyter, "
+                "nbconvert and papermill will not list the kernels written there.",
+                f"export JUPYTER_PATH={data_dir}  (or unset c.UvKernels.kernelspec_dir)"
+                if data_dir
+                else "set c.UvKernels.kernelspec_dir to a 'kernels' directory under a Jupyter "
+                "data path, or unset it",
             )
         )
     stale = [
