@@ -29,3 +29,15 @@ def test_model_unit_tests_pass() -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "# fail 0" in result.stdout
+
+
+def test_labextension_version_matches_the_python_package() -> None:
+    """The panel is released with the package: `jupyter labextension list` shows this version."""
+    import json
+
+    from jupyter_uv_kernels import __version__
+
+    package = json.loads((LABEXTENSION / "package.json").read_text())
+    assert package["version"] == __version__, (
+        "bump labextension/package.json together with jupyter_uv_kernels/_version.py"
+    )
