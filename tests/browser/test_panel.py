@@ -376,8 +376,12 @@ def test_plain_venvs_can_be_hidden_by_a_setting(browser: Any, lab: Lab, artifact
         expect(env_item(page, "legacy")).to_have_count(0)
         expect(panel(page).locator(".jp-UvKernels-status")).to_contain_text("1 plain venv hidden")
         lab.api(settings_url, "PUT", {"raw": json.dumps({"showPlainVenvs": True})})
-        page.reload()
-        show_panel(page)
+        # Reloaded (no ?reset), the layout restorer brings the panel back by itself.
+        page.wait_for_timeout(1500)  # the workspace is saved with a short debounce
+        page.goto(f"{lab.url}lab")
+        expect(page.locator("#jp-uv-kernels .jp-UvKernels-environments")).to_be_visible(
+            timeout=60_000
+        )
         expect(env_item(page, "legacy")).to_be_visible()
         expect(badge(page, "legacy")).to_have_attribute("data-status", "needs-ipykernel")
     finally:
