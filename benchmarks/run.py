@@ -137,7 +137,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from kernel_figure import figure_d
     from scan_figures import figure_a, figure_glade
-    from server_figures import figure_b, figure_c, figure_e, figure_f, ops_root, wait_for_scan
+    from server_figures import (
+        figure_b,
+        figure_c,
+        figure_e,
+        figure_f,
+        niced_uv,
+        ops_root,
+        wait_for_scan,
+    )
     from servers import jupyter_server
 
     # The peer scans the whole tree once per run (seconds each): three runs are plenty.
@@ -165,9 +173,22 @@ def main(argv: list[str] | None = None) -> int:
             section(
                 "f",
                 lambda: figure_f(
-                    server, ops, 1 if args.quick else 3, 0.02, log, warmup=0 if args.quick else 1
+                    server, ops, 1 if args.quick else 5, 0.1, log, warmup=0 if args.quick else 1
                 ),
             )
+        if "c" in args.only and not args.quick:
+            # What running uv at a lower CPU priority would buy (not the default): the same
+            # (c) with UvKernels.uv pointing at a `nice -n 19 uv` wrapper.
+            with jupyter_server(
+                extension=True,
+                roots=[tree.root, str(ops)],
+                probe=True,
+                label="c-nice",
+                extra_args=[f"--UvKernels.uv={niced_uv()}"],
+            ) as server:
+                wait_for_scan(server, expect_at_least=tree.env_count)
+                variant = ", uv run at nice 19 (a `UvKernels.uv` wrapper; not the default)"
+                section("c", lambda: figure_c(server, tree, ops, 3, 10, log, variant=variant))
 
     elapsed = time.perf_counter() - started
     table = markdown_table(rows)

@@ -340,13 +340,20 @@ def _external_summary(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def figure_c(
-    server: Server, tree: Tree, ops_root: Path, runs: int, n_ops: int, log: Log
+    server: Server,
+    tree: Tree,
+    ops_root: Path,
+    runs: int,
+    n_ops: int,
+    log: Log,
+    variant: str = "",
 ) -> list[Row]:
     """Lag inside the server during a rescan alone, then during a rescan + ``n_ops`` creates.
 
     For the second phase an identical probe runs in a separate process over the same window:
     on a machine whose CPUs the uv processes saturate, every process wakes late, and the
-    difference between the two is what the server itself adds.
+    difference between the two is what the server itself adds. ``variant`` names a changed
+    server configuration; only the second row is reported for it.
     """
     scan_p99: list[float] = []
     idle_p99: list[float] = []
@@ -400,36 +407,55 @@ def figure_c(
             shutil.rmtree(ops_root / f"c{r}-{k}", ignore_errors=True)
     half = n_ops // 2
     p99, ext = median(ops_p99), median(ext_p99)
-    return [
-        Row(
-            "c",
-            f"event-loop lag p99 in the server (10 ms sleep probe) during a full rescan of "
-            f"{tree.directories:,} dirs",
-            f"{median(scan_p99):.1f} ms",
-            "the same server idle",
-            f"{median(idle_p99):.1f} ms",
-            None,
-            f"{LE} 20 ms",
-            runs,
-            met=median(scan_p99) <= 20,
-            ratio_text="n/a",
-        ),
-        Row(
-            "c",
-            f"event-loop lag p99 in the server during a full rescan + {n_ops} creates "
-            f"({n_ops - half} projects, {half} venvs, ipykernel, bytecode compiled; at most "
-            f"{UvKernels().max_concurrent_operations} at once) followed every 200 ms; window "
-            f"{median(windows):.0f} s, {samples:,} samples, max {max(maxima):.0f} ms",
-            f"{p99:.1f} ms",
-            "the same probe in a separate process, same window (the machine's floor)",
-            f"{ext:.1f} ms",
-            None,
-            f"{LE} 20 ms",
-            runs,
-            met=p99 <= 20,
-            ratio_text=f"{p99 - ext:+.1f} ms",
-        ),
-    ]
+    notes = []
+    if p99 > 20 and ext > 20 and not variant:
+        notes.append(
+            f"during the {n_ops} creates a probe in a separate process saw a p99 of {ext:.0f} ms "
+            f"too: uv (installing, then compiling bytecode in worker processes) saturates the "
+            f"{os.cpu_count()} CPUs and every process wakes late. The server adds "
+            f"{p99 - ext:+.0f} ms to that floor; its event loop is not what blocks."
+        )
+    ops_row = Row(
+        "c",
+        f"event-loop lag p99 in the server during a full rescan + {n_ops} creates "
+        f"({n_ops - half} projects, {half} venvs, ipykernel, bytecode compiled; at most "
+        f"{UvKernels().max_concurrent_operations} at once) followed every 200 ms"
+        f"{variant}; window {median(windows):.0f} s, {samples:,} samples, max "
+        f"{max(maxima):.0f} ms",
+        f"{p99:.1f} ms",
+        "the same probe in a separate process, same window (the machine's floor)",
+        f"{ext:.1f} ms",
+        None,
+        "what-if, report only" if variant else f"{LE} 20 ms",
+        runs,
+        met=None if variant else p99 <= 20,
+        ratio_text=f"{p99 - ext:+.1f} ms",
+        notes=notes,
+    )
+    if variant:
+        return [ops_row]
+    scan_row = Row(
+        "c",
+        f"event-loop lag p99 in the server (10 ms sleep probe) during a full rescan of "
+        f"{tree.directories:,} dirs",
+        f"{median(scan_p99):.1f} ms",
+        "the same server idle",
+        f"{median(idle_p99):.1f} ms",
+        None,
+        f"{LE} 20 ms",
+        runs,
+        met=median(scan_p99) <= 20,
+        ratio_text="n/a",
+    )
+    return [scan_row, ops_row]
+
+
+def niced_uv() -> str:
+    """A ``UvKernels.uv`` wrapper that runs uv at the lowest CPU priority (nice 19)."""
+    wrapper = CACHE / "uv-nice19"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 "{UV}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 def ops_root() -> Path:
