@@ -82,12 +82,22 @@ class UvResult:
     duration: float
 
 
-def _last_error_line(stderr: str) -> str:
+def summarize_uv_error(stderr: str) -> str:
+    """uv's reason in one line: its last ``error:`` line plus the ``cause:`` lines under it.
+
+    uv prints ``error: No solution found`` and puts the why ("Because foo was not found in
+    the package registry…", "Connection refused") on indented ``cause:`` lines; a message
+    without them tells the user nothing. Long cause chains keep the first and the last two.
+    """
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if ln.startswith("error:"):
-            return ln[len("error:") :].strip()
-    return lines[-1] if lines else "no output"
+    start = max((i for i, ln in enumerate(lines) if ln.startswith("error:")), default=None)
+    if start is None:
+        return lines[-1] if lines else "no output"
+    head = lines[start][len("error:") :].strip()
+    causes = [ln[len("cause:") :].strip() for ln in lines[start + 1 :] if ln.startswith("cause:")]
+    if len(causes) > 3:
+        causes = [causes[0], "…", *causes[-2:]]
+    return ": ".join([head, *causes])
 
 
 class UvRunner:
@@ -173,7 +183,7 @@ class UvRunner:
         )
         if check and returncode != 0:
             raise UvFailed(
-                f"`{_show(argv)}` failed: {_last_error_line(result.stderr)}",
+                f"`{_show(argv)}` failed: {summarize_uv_error(result.stderr)}",
                 argv=argv,
                 returncode=returncode,
                 stderr=result.stderr,

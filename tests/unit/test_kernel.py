@@ -155,3 +155,17 @@ def test_sync_on_start_check_without_uv_warns_and_starts(
         out = asyncio.run(run_code(name, "import six; print('started')", config))
     assert "started" in out
     assert [r for r in caplog.records if "could not check" in r.getMessage()]
+
+
+def test_uv_failure_message_carries_uvs_reason(tmp_path: Path) -> None:
+    # A real failed `uv add`: the message must say *why* (uv's cause lines), not just
+    # "No solution found".
+    from jupyter_uv_kernels.errors import UvFailed
+
+    project = make_project(tmp_path / "p")
+    catalog = EnvironmentCatalog(UvKernels(roots=[str(tmp_path)]))
+    env = catalog.inspect(str(project))
+    with pytest.raises(UvFailed) as info:
+        asyncio.run(catalog.add_packages(env, ["nonexistent-pkg-zzz-42==1.0"]))
+    assert "nonexistent-pkg-zzz-42 was not found in the package registry" in info.value.message
+    assert info.value.message.startswith("`uv add")
