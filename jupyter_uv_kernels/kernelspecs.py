@@ -186,8 +186,9 @@ def build_spec(
         ],
         "display_name": display_name,
         "language": "python",
-        "interrupt_mode": "signal",
-        "env": {},
+        # No "env": {} or "interrupt_mode": "signal": those are jupyter_client's defaults
+        # (GET /api/kernelspecs shows them all the same), and every key costs a traitlets
+        # validation per spec per listing (benchmarks/, figure b).
         "metadata": {
             "debugger": True,
             "kernel_provisioner": {
