@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,21 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     rows: list[Row] = []
-    context: dict[str, object] = {}
+    failed: list[str] = []
 
     def section(name: str, fn: Callable[[], list[Row]]) -> None:
         if name not in args.only:
             return
         log(f"== {name}")
         t = time.perf_counter()
-        new = fn()
+        try:
+            new = fn()
+        except Exception as e:  # report it, keep the other figures, exit non-zero at the end
+            log(traceback.format_exc())
+            failed.append(name)
+            new = [Row(name, "failed", f"{type(e).__name__}: {e}"[:200], "", "", None, "", 0)]
         rows.extend(new)
         for r in new:
             log("   " + " | ".join(r.cells()))
         log(f"   ({time.perf_counter() - t:.1f} s)")
 
     tree = trees.work_tree(args.dirs, args.envs, log)
-    context["tree"] = tree
     peers = trees.peers_python(log) if args.only & {"a", "b"} else None
 
     from kernel_figure import figure_d
@@ -195,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     report(args, argv, rows, table, tree, elapsed)
     log(f"wrote {args.out} ({elapsed:.0f} s in all)")
+    if failed:
+        log(f"figures that failed to run: {', '.join(failed)}")
+        return 1
     return 0
 
 
