@@ -88,9 +88,9 @@ def test_uv_binary_missing_fails_operations_with_the_fix_and_keeps_listing(
         assert not (root / "new").exists()
         # while listing and the rest of the server keep working
         listing = server.rescan()
-        assert [e["status"] for e in listing["environments"]] == ["ready"] or listing[
-            "environments"
-        ][0]["path"] == str(project)
+        assert [(e["path"], e["status"]) for e in listing["environments"]] == [
+            (str(project), env["status"])
+        ]
         assert server.request("GET", "api/status").status_code == 200
         assert server.alive()
     survived("uv binary missing")
@@ -399,6 +399,7 @@ def test_two_servers_sharing_a_kernelspec_dir_reconcile_at_once_without_damage(
                     pass  # removed between glob and read: fine
                 except (ValueError, KeyError, AssertionError) as e:
                     bad_reads.append(f"{spec}: {e!r}")
+            time.sleep(0.001)  # leave the servers some CPU on a 2-core runner
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
@@ -440,7 +441,9 @@ def test_two_servers_sharing_a_kernelspec_dir_reconcile_at_once_without_damage(
     expected = {e["kernel"] for e in listings[0]["environments"]}
     assert len(expected) == len(listings[0]["environments"]) == 8
     assert {e["kernel"] for e in listings[1]["environments"]} == expected
-    entries = sorted(p.name for p in kernels.iterdir())
+    # (hidden files are the reconciler's own state; hidden directories would be leftovers)
+    assert not [p.name for p in kernels.iterdir() if p.name.startswith(".") and p.is_dir()]
+    entries = sorted(p.name for p in kernels.iterdir() if not p.name.startswith("."))
     assert entries == sorted(expected), entries
     paths = []
     for name in entries:
