@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,8 +47,33 @@ def _pyenv_interpreters() -> list[PythonInterpreter]:
     return found
 
 
-async def available_pythons(runner: UvRunner) -> list[PythonInterpreter]:
-    """Interpreters uv can build environments from here, newest first, one per version+path."""
+#: How long a list of interpreters is reused. ``uv python list`` probes every python on PATH
+#: (2-4 s with pyenv shims), and interpreters come and go rarely (``module load`` does not
+#: change a running server's PATH anyway).
+CACHE_SECONDS = 300.0
+_cache: dict[str, tuple[float, list[PythonInterpreter]]] = {}
+
+
+async def available_pythons(
+    runner: UvRunner, *, max_age: float = CACHE_SECONDS
+) -> list[PythonInterpreter]:
+    """Interpreters uv can build environments from here, newest first, one per path.
+
+    Cached per uv binary for ``max_age`` seconds; 0 forces a fresh probe.
+    """
+    try:
+        key = runner.uv
+    except UvKernelsError:
+        key = ""
+    cached = _cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < max_age:
+        return list(cached[1])
+    found = await _probe_pythons(runner)
+    _cache[key] = (time.monotonic(), found)
+    return list(found)
+
+
+async def _probe_pythons(runner: UvRunner) -> list[PythonInterpreter]:
     found: list[PythonInterpreter] = []
     try:
         for item in await runner.python_list():
@@ -107,11 +133,13 @@ async def resolve_python(runner: UvRunner, request: str | None) -> str | None:
         raise InvalidRequest(
             f"python {request!r} is neither a version (like 3.12) nor a path to an interpreter."
         )
-    pythons = await available_pythons(runner)
     wanted = request.split(".")
-    for p in pythons:
-        if p.version.split(".")[: len(wanted)] == wanted:
-            return p.path
+    # The cached list first; if it has no match, probe again (one may have appeared since).
+    for max_age in (CACHE_SECONDS, 0.0):
+        pythons = await available_pythons(runner, max_age=max_age)
+        for p in pythons:
+            if p.version.split(".")[: len(wanted)] == wanted:
+                return p.path
     have = ", ".join(sorted({p.version for p in pythons})) or "none"
     raise InvalidRequest(
         f"No Python {request} interpreter is available here (found: {have}). Load one "
