@@ -82,7 +82,9 @@ export function failureSummary(tracked: ITrackedOperation): string {
   if (!base) {
     return cause || 'see its log in the uv environments panel.';
   }
-  return cause && !base.includes(cause) ? `${base.replace(/[.:]$/, '')}: ${cause}` : base;
+  const summary = cause && !base.includes(cause) ? `${base.replace(/[.:]$/, '')}: ${cause}` : base;
+  // A toast shows ~140 characters: when uv's reason would be cut off, lead with it.
+  return summary.length > 140 && cause ? cause : summary;
 }
 
 class TrackedOperation implements ITrackedOperation {

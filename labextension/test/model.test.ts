@@ -403,3 +403,14 @@ test('paths under the server root map to file browser paths; others do not', () 
   assert.equal(relativeToServerRoot('/glade/work/a', '/'), 'glade/work/a');
   assert.equal(relativeToServerRoot('/x', ''), null);
 });
+
+test("a long failure summary leads with uv's cause so the toast shows it", () => {
+  const long = 'x'.repeat(150);
+  const tracked = {
+    operation: {
+      message: `\`uv add --project p -- nope\` failed: ${long}: Because nope was not found`
+    },
+    log: [{ stream: 'stderr', line: '  cause: Because nope was not found' }]
+  } as unknown as ITrackedOperation;
+  assert.equal(failureSummary(tracked), 'Because nope was not found');
+});

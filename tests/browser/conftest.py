@@ -226,8 +226,10 @@ def served_labextension() -> Path:
     return installed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running on the main thread
+    while it is open, which would break every asyncio test that runs after this module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
