@@ -100,7 +100,7 @@ def _mtime(path: str) -> float | None:
         return None
 
 
-def _site_packages(venv: str, version: str | None) -> str | None:
+def site_packages_dir(venv: str, version: str | None) -> str | None:
     if version:
         parts = version.split(".")
         if len(parts) >= 2:
@@ -132,7 +132,7 @@ def incomplete_distributions(venv: str) -> list[str]:
     report nothing to do while ``import`` fails. Costs one ``lstat`` per installed file:
     meant for operations and on-demand checks, never for listings.
     """
-    site = _site_packages(venv, python_version_from_cfg(read_pyvenv_cfg(venv) or {}))
+    site = site_packages_dir(venv, python_version_from_cfg(read_pyvenv_cfg(venv) or {}))
     if site is None:
         return []
     broken: set[str] = set()
@@ -233,7 +233,7 @@ def inspect_environment(
         )
         return env
 
-    site = _site_packages(venv, env.python)
+    site = site_packages_dir(venv, env.python)
     env.has_ipykernel = bool(site) and os.path.isdir(os.path.join(site, "ipykernel"))  # type: ignore[arg-type]
     if not env.has_ipykernel:
         env.status = "needs-ipykernel"

@@ -32,7 +32,7 @@ from typing import Any
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from jupyter_core.paths import jupyter_path
 
-from .environments import Environment, kernel_name_for
+from .environments import Environment, kernel_name_for, site_packages_dir
 from .errors import Conflict, KernelspecDirNotWritable, KernelspecNotFound
 
 log = logging.getLogger(__name__)
@@ -200,8 +200,24 @@ def build_spec(
     }
 
 
-def write_spec_atomically(kernel_dir: Path, name: str, spec: dict[str, Any]) -> bool:
-    """Write ``<kernel_dir>/<name>/kernel.json``; return False when it already held ``spec``."""
+def kernel_logos(env: Environment) -> list[str]:
+    """The env's own ipykernel logos, so the launcher shows the Python logo, not a letter."""
+    if not env.venv:
+        return []
+    site = site_packages_dir(env.venv, env.python)
+    resources = os.path.join(site, "ipykernel", "resources") if site else ""
+    try:
+        return [e.path for e in os.scandir(resources) if e.name.startswith("logo-")]
+    except OSError:
+        return []
+
+
+def write_spec_atomically(
+    kernel_dir: Path, name: str, spec: dict[str, Any], logos: list[str] | None = None
+) -> bool:
+    """Write ``<kernel_dir>/<name>/kernel.json``; return False when it already held ``spec``.
+
+    ``logos`` are copied into a new spec dir (existing ones keep what they have)."""
     target = kernel_dir / name
     payload = json.dumps(spec, indent=1, sort_keys=True) + "\n"
     current = target / "kernel.json"
@@ -226,6 +242,9 @@ def write_spec_atomically(kernel_dir: Path, name: str, spec: dict[str, Any]) -> 
     tmpdir = tempfile.mkdtemp(prefix=f".{name}.", dir=kernel_dir)
     try:
         (Path(tmpdir) / "kernel.json").write_text(payload, "utf-8")
+        for logo in logos or ():
+            with contextlib.suppress(OSError):
+                shutil.copyfile(logo, os.path.join(tmpdir, os.path.basename(logo)))
         os.chmod(tmpdir, 0o755)
         try:
             os.rename(tmpdir, target)
@@ -233,7 +252,7 @@ def write_spec_atomically(kernel_dir: Path, name: str, spec: dict[str, Any]) -> 
             # Another server created it in the meantime: its content is ours too (same
             # inputs, same output), so just make sure it is current.
             shutil.rmtree(tmpdir, ignore_errors=True)
-            return write_spec_atomically(kernel_dir, name, spec)
+            return write_spec_atomically(kernel_dir, name, spec, logos)
     except BaseException:
         shutil.rmtree(tmpdir, ignore_errors=True)
         raise
@@ -323,7 +342,9 @@ class KernelspecReconciler:
 
         for name, (env, spec) in sorted(desired.items()):
             try:
-                changed = write_spec_atomically(self.kernel_dir, name, spec)
+                changed = write_spec_atomically(
+                    self.kernel_dir, name, spec, kernel_logos(env) if name not in existing else None
+                )
             except OSError as e:
                 result.errors.append(f"{self.kernel_dir / name}: {e.strerror or e}")
                 continue
@@ -392,7 +413,7 @@ class KernelspecReconciler:
         )
         real = os.path.realpath(env.path)
         try:
-            write_spec_atomically(self.kernel_dir, kernel_name, spec)
+            write_spec_atomically(self.kernel_dir, kernel_name, spec, kernel_logos(env))
             # One kernel per environment: a spec of ours under another name goes.
             for old in self.owned_specs().values():
                 if (

@@ -62,6 +62,8 @@ def test_registers_exactly_ready_and_out_of_sync_and_second_run_is_a_no_op(
         assert spec.argv[0].startswith(env_path)
         assert spec.metadata["kernel_provisioner"]["provisioner_name"] == "uv-provisioner"
         assert name.startswith("uv-") and len(name.rsplit("-", 1)[1]) == 8
+        # the launcher shows the env's ipykernel logo, not a letter tile
+        assert (kernels / name / "logo-64x64.png").is_file()
     # a second run changes nothing and says so
     mtimes = {p: p.stat().st_mtime_ns for p in kernels.glob("*/kernel.json")}
     _, again = catalog.refresh()
