@@ -75,10 +75,12 @@ def post_202(server: Server, path: str, body: Any) -> dict[str, Any]:
 
 
 def _plain_specs(kernels_dir: Path, envs: list[str]) -> None:
-    """What a user gets from ``python -m ipykernel install --user`` in each env: plain files."""
+    """What ``python -m ipykernel install --user`` writes in each env: kernel.json + logos."""
     for k, env in enumerate(envs):
         spec_dir = kernels_dir / f"plain-{k:04d}"
         spec_dir.mkdir(parents=True)
+        for logo in Path(env).glob("lib/python3*/site-packages/ipykernel/resources/logo-*"):
+            shutil.copyfile(logo, spec_dir / logo.name)
         spec = {
             "argv": [f"{env}/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": f"Python 3 ({os.path.basename(env)})",
