@@ -42,6 +42,8 @@ OWNER_KEY = "jupyter_uv_kernels"
 SPEC_FORMAT = 1
 #: Hidden file beside the specs: environments whose kernel the user unregistered.
 STATE_FILE = ".jupyter_uv_kernels.json"
+#: Hidden subdirectory of the kernels dir where spec dirs are assembled and removed.
+STAGING_DIR = ".jupyter_uv_kernels-staging"
 
 
 @dataclass
@@ -237,9 +239,9 @@ def write_spec_atomically(
                 os.unlink(tmp)
             raise
         return True
-    # A new spec: build it in a hidden temp dir and rename the whole dir into place, so a
+    # A new spec: build it in the staging dir and rename the whole dir into place, so a
     # reader never sees a spec dir without its kernel.json.
-    tmpdir = tempfile.mkdtemp(prefix=f".{name}.", dir=kernel_dir)
+    tmpdir = tempfile.mkdtemp(prefix=f"{name}.", dir=_staging_dir(kernel_dir))
     try:
         (Path(tmpdir) / "kernel.json").write_text(payload, "utf-8")
         for logo in logos or ():
@@ -259,15 +261,26 @@ def write_spec_atomically(
     return True
 
 
+def _staging_dir(kernel_dir: Path) -> str:
+    """Where spec dirs are built and taken apart: a subdirectory, not a sibling, because
+    jupyter_client lists *every* child of a kernels dir that holds a kernel.json, hidden
+    names included. Renames between it and the kernels dir are atomic (same filesystem)."""
+    staging = kernel_dir / STAGING_DIR
+    staging.mkdir(parents=True, exist_ok=True)
+    return str(staging)
+
+
 def remove_spec_dir(directory: str) -> None:
-    """Remove a spec dir by renaming it aside first, so readers never see it half-deleted."""
-    parent, name = os.path.split(directory)
-    aside = os.path.join(parent, f".{name}.removing.{os.getpid()}")
+    """Remove a spec dir by moving it out of the listing first, so readers never see it
+    half-deleted."""
+    parent = Path(directory).parent
+    aside = tempfile.mkdtemp(prefix="removing.", dir=_staging_dir(parent))
     try:
-        os.rename(directory, aside)
+        os.rename(directory, os.path.join(aside, "spec"))
     except FileNotFoundError:
-        return  # someone else removed it
-    shutil.rmtree(aside, ignore_errors=True)
+        pass  # someone else removed it
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _under(path: str, roots: Iterable[str]) -> bool:

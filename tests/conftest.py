@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,48 @@ UV = str(_VENV_UV) if _VENV_UV.exists() else (shutil.which("uv") or "uv")
 #: The base interpreter behind the test venv: environments are made from it, like a
 #: researcher's `uv venv --python 3.11` would.
 PYTHON = os.path.realpath(sys.executable)
+
+
+def hermetic_variables(home: Path, uv_cache: Path | str) -> dict[str, str]:
+    """HOME, every Jupyter dir under it, and uv pointed at the given cache, offline-safe."""
+    return {
+        "HOME": str(home),
+        "JUPYTER_DATA_DIR": str(home / ".local/share/jupyter"),
+        "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(home / ".local/share/jupyter/runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / ".jupyter/lab/user-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / ".jupyter/lab/workspaces"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "UV_CACHE_DIR": str(uv_cache),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+    }
+
+
+def is_leaky_variable(key: str) -> bool:
+    """Variables a test process must not inherit: conda, Python paths, Jupyter and uv dirs."""
+    return key.startswith(("CONDA_", "JUPYTER", "UV_")) or key in (
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "PYTHONHOME",
+    )
+
+
+def subprocess_environ(
+    home: Path, uv_cache: Path | str, extra: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """The environment of a server started as a subprocess: hermetic, with the test venv's
+    bin first on PATH (so its `uv` and `jupyter` are the ones used). ``extra`` values of None
+    remove a variable."""
+    env = {k: v for k, v in os.environ.items() if not is_leaky_variable(k)}
+    env.update(hermetic_variables(home, uv_cache), PYTHONUNBUFFERED="1")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +86,11 @@ def hermetic_env(
 ) -> Iterator[Path]:
     """HOME and the Jupyter dirs in tmp; uv pointed at the session cache; no conda leakage."""
     home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(home / ".local/share/jupyter"))
-    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(home / ".jupyter"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(home / ".local/share/jupyter/runtime"))
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache_dir))
-    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    monkeypatch.setenv("UV_NO_PROGRESS", "1")
     for key in list(os.environ):
-        if key.startswith("CONDA_") or key in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
+        if is_leaky_variable(key):
             monkeypatch.delenv(key, raising=False)
+    for key, value in hermetic_variables(home, uv_cache_dir).items():
+        monkeypatch.setenv(key, value)
     yield home
 
 

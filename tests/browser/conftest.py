@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, subprocess_environ
 
 CHROMIUM = os.environ.get("UV_KERNELS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,25 +64,7 @@ def free_port() -> int:
 
 def hermetic_environ(home: Path, uv_cache_dir: Path) -> dict[str, str]:
     """The environment of the lab server: tmp HOME and Jupyter dirs, the session uv cache."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CONDA_", "JUPYTER", "UV_"))
-        and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
-    }
-    env.update(
-        HOME=str(home),
-        JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"),
-        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
-        JUPYTER_RUNTIME_DIR=str(home / ".local/share/jupyter/runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(home / ".jupyter/lab/user-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / ".jupyter/lab/workspaces"),
-        JUPYTER_PLATFORM_DIRS="1",
-        UV_CACHE_DIR=str(uv_cache_dir),
-        UV_PYTHON_DOWNLOADS="never",
-        UV_NO_PROGRESS="1",
-    )
-    return env
+    return subprocess_environ(home, uv_cache_dir)
 
 
 def quiet_lab_settings(settings_dir: Path) -> None:

@@ -30,6 +30,8 @@ from urllib.parse import quote
 import psutil
 import requests
 
+from tests.conftest import subprocess_environ
+
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 
 #: Server extensions installed in the dev venv that these tests do not need: off, so a
@@ -226,28 +228,7 @@ def _running(p: psutil.Process) -> bool:
 
 def server_environment(home: Path, uv_cache: Path | str, extra: Mapping[str, str | None]) -> dict:
     """The server's process environment: hermetic HOME and Jupyter dirs, the given uv cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA_", "JUPYTER"))}
-    for key in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_OFFLINE", "UV_INDEX_URL"):
-        env.pop(key, None)
-    env.update(
-        HOME=str(home),
-        JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"),
-        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
-        JUPYTER_RUNTIME_DIR=str(home / ".local/share/jupyter/runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-        UV_CACHE_DIR=str(uv_cache),
-        UV_PYTHON_DOWNLOADS="never",
-        UV_NO_PROGRESS="1",
-        PYTHONUNBUFFERED="1",
-    )
-    # The venv's bin first: `uv` on PATH is the one the tests use too.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    for key, value in extra.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    return subprocess_environ(home, uv_cache, extra)
 
 
 def start_server(

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from jupyter_uv_kernels.kernelspecs import STAGING_DIR
 from tests.conftest import UV, make_project, make_venv, uv
 from tests.reliability.figures import record
 from tests.reliability.live_server import (
@@ -441,8 +442,10 @@ def test_two_servers_sharing_a_kernelspec_dir_reconcile_at_once_without_damage(
     expected = {e["kernel"] for e in listings[0]["environments"]}
     assert len(expected) == len(listings[0]["environments"]) == 8
     assert {e["kernel"] for e in listings[1]["environments"]} == expected
-    # (hidden files are the reconciler's own state; hidden directories would be leftovers)
-    assert not [p.name for p in kernels.iterdir() if p.name.startswith(".") and p.is_dir()]
+    # (hidden entries are the reconciler's state file and staging dir, which must be empty;
+    # jupyter_client would list any other child holding a kernel.json, hidden or not)
+    assert not [p.parent.name for p in kernels.glob(".*/kernel.json")]
+    assert not list((kernels / STAGING_DIR).iterdir())
     entries = sorted(p.name for p in kernels.iterdir() if not p.name.startswith("."))
     assert entries == sorted(expected), entries
     paths = []

@@ -13,7 +13,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from jupyter_uv_kernels.catalog import EnvironmentCatalog
 from jupyter_uv_kernels.config import UvKernels
-from jupyter_uv_kernels.kernelspecs import OWNER_KEY
+from jupyter_uv_kernels.kernelspecs import OWNER_KEY, STAGING_DIR
 
 from .conftest import MAX_DEPTH
 
@@ -180,8 +180,10 @@ def test_writes_are_atomic_and_concurrent_reconcilers_agree(tree: Path, tmp_path
     )
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(4)]
     assert [p.wait() for p in procs] == [0, 0, 0, 0]
-    entries = sorted(p.name for p in kernels.iterdir())
+    # what jupyter_client lists: every child holding a kernel.json, hidden ones included
+    entries = sorted(p.parent.name for p in kernels.glob("*/kernel.json"))
     assert not [e for e in entries if e.startswith(".")]
+    assert not list((kernels / STAGING_DIR).iterdir())  # nothing half-built left behind
     single = catalog_for(tree, tmp_path / "single")
     single.refresh()
     assert entries == sorted(owned(tmp_path / "single"))
