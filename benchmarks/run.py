@@ -241,7 +241,8 @@ def report(
     if missed:
         lines += ["## Missed targets", ""]
         lines += [
-            f"- **{r.fig}** {r.figure}: {r.ratio_text or f'{r.ratio:.2f}{X}'} against {r.target}"
+            f"- **{r.fig}** {r.figure}: {r.ours} ({r.ratio_text or f'{r.ratio:.2f}{X}'} vs "
+            f"{r.theirs}) against {r.target}"
             for r in missed
         ]
         lines.append("")
