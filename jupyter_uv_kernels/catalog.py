@@ -350,8 +350,9 @@ def check_create_target(target: str) -> bool:
     existed = os.path.lexists(target)
     if existed and (not os.path.isdir(target) or os.listdir(target)):
         raise Conflict(
-            f"{target} already exists and is not empty; choose a new name, or use "
-            f"`jupyter uvkernel install {target}` to register an existing environment."
+            f"{target} already exists and is not empty; choose a new name, or register the "
+            f"existing environment (`jupyter uvkernel install {target}`, or its Register "
+            "kernel action in the panel)."
         )
     return existed
 

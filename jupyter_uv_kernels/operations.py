@@ -30,7 +30,12 @@ from typing import Any, Literal
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from packaging.utils import canonicalize_name
 
-from .catalog import EnvironmentCatalog, parse_package_names, parse_requirements
+from .catalog import (
+    EnvironmentCatalog,
+    check_create_target,
+    parse_package_names,
+    parse_requirements,
+)
 from .config import UvKernels
 from .discovery import ScanResult
 from .environments import Environment, environment_id
@@ -637,7 +642,7 @@ class EnvironmentService:
             raise InvalidRequest(f"kind must be 'project' or 'venv', not {kind!r}.")
         packages = parse_requirements(body.get("packages", []))
         python = _optional_str(body, "python")
-        await asyncio.to_thread(_check_new_target, real)
+        await asyncio.to_thread(check_create_target, real)
         if self.operations.active_for(real):
             raise Conflict(f"An operation on {real} is already queued or running; wait for it.")
         interpreter = await resolve_python(self.catalog.runner, python)
@@ -855,15 +860,3 @@ async def _unchanged_on_failure(project: str) -> AsyncIterator[None]:
     except BaseException:
         await asyncio.shield(asyncio.to_thread(_restore_project_files, before, content=False))
         raise
-
-
-def _check_new_target(real: str) -> None:
-    """A create target must be new, or an empty directory, with an existing parent."""
-    parent = os.path.dirname(real)
-    if not os.path.isdir(parent):
-        raise InvalidPath(f"The parent directory {parent} does not exist; create it first.")
-    if os.path.lexists(real) and (not os.path.isdir(real) or os.listdir(real)):
-        raise Conflict(
-            f"{real} already exists and is not empty; choose a new name, or register the "
-            "existing environment with POST uv-kernels/environments/{id}/kernel."
-        )
