@@ -247,7 +247,9 @@ def test_read_only_kernelspec_dir_gives_a_clear_error_and_the_server_keeps_servi
             kernels.chmod(0o755)
             result = run_op(server, "POST", f"{P}environments/{env['id']}/kernel", {})
             assert result["operation"]["state"] == "succeeded", result["operation"]
-            assert [p.name for p in kernels.iterdir()] == [env_kernel_name(result)]
+            # (what jupyter_client lists: the children holding a kernel.json)
+            listed = [p.parent.name for p in kernels.glob("*/kernel.json")]
+            assert listed == [env_kernel_name(result)]
     finally:
         kernels.chmod(0o755)
     survived("read-only kernelspec directory")
