@@ -33,6 +33,18 @@ async def wait_for(event: Any, timeout: float) -> bool:
     return True
 
 
+async def stalling_project(
+    api: Api, uv_root: Path, package_index: PackageIndex
+) -> tuple[Path, dict[str, Any], dict[str, bytes]]:
+    """A project whose next `slowpkg` download from the local index stalls; returns the
+    project, its record and its files as they were."""
+    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
+    env = await api.env_at(project, rescan=True)
+    before = project_files(project)
+    package_index.stall_next_download()
+    return project, env, before
+
+
 async def test_failed_add_leaves_pyproject_and_lock_byte_identical(api: Api, uv_root: Path) -> None:
     project = make_project(uv_root / "p", "ipykernel")
     env = await api.env_at(project, rescan=True)
@@ -93,10 +105,7 @@ async def test_failed_create_removes_only_what_it_made(api: Api, uv_root: Path, 
 async def test_cancel_mid_download_stops_uv_and_a_fresh_sync_repairs(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
-    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
-    env = await api.env_at(project, rescan=True)
-    before = project_files(project)
-    package_index.stall_next_download()
+    project, env, before = await stalling_project(api, uv_root, package_index)
 
     reply = await api.post(
         "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
@@ -141,10 +150,7 @@ def uv_kernels_config(uv_kernels_config: dict[str, Any], request: pytest.Fixture
 async def test_operation_timeout_fails_the_run_with_a_message(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
-    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
-    env = await api.env_at(project, rescan=True)
-    before = project_files(project)
-    package_index.stall_next_download()
+    project, env, before = await stalling_project(api, uv_root, package_index)
 
     op = await api.run(
         "POST", "environments", env["id"], "packages", body={"packages": ["slowpkg"]}
@@ -159,9 +165,7 @@ async def test_operation_timeout_fails_the_run_with_a_message(
 async def test_cancel_a_queued_operation(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
-    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
-    env = await api.env_at(project, rescan=True)
-    package_index.stall_next_download()
+    _, env, _ = await stalling_project(api, uv_root, package_index)
     first = (
         await api.post(
             "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
@@ -215,10 +219,7 @@ async def test_cancelled_create_removes_what_it_made(
 async def test_stopping_the_server_cancels_running_operations(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
-    project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
-    env = await api.env_at(project, rescan=True)
-    before = project_files(project)
-    package_index.stall_next_download()
+    project, env, before = await stalling_project(api, uv_root, package_index)
     reply = await api.post(
         "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
     )
