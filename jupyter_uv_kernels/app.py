@@ -12,11 +12,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import UvKernels
 from .handlers import SERVICE_SETTING, default_handlers, fallback_handlers
 from .operations import EnvironmentService
+from .provisioner import PROVISIONER_NAME
+
+#: jupyter_client's own default provisioner.
+LOCAL_PROVISIONER = "local-provisioner"
 
 
 class UvKernelsApp(ExtensionApp):
@@ -28,6 +33,8 @@ class UvKernelsApp(ExtensionApp):
     classes = [UvKernels]
 
     service: EnvironmentService | None = None
+    #: The default provisioner we replaced, restored when the extension stops.
+    _replaced_provisioner: str | None = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -51,6 +58,33 @@ class UvKernelsApp(ExtensionApp):
         # IOLoop.add_callback works before the loop runs: the first scan starts as soon as
         # it does, in the background (the scan itself runs in a thread).
         self.serverapp.io_loop.add_callback(self._start_service)
+        self._use_uv_provisioner()
+
+    def _use_uv_provisioner(self) -> None:
+        """Make ``uv-provisioner`` the server's default provisioner.
+
+        Our kernelspecs name no provisioner, so that a batch job's Python without this
+        package still lists them. In the server, the provisioner must still run (the env
+        check, sync_on_start, the actionable "Error Starting Kernel"), so it becomes the
+        default that jupyter_client uses for every spec naming none. For specs that are not
+        ours it is exactly jupyter_client's LocalProvisioner. A default someone else chose
+        is left alone, with a warning.
+        """
+        assert self.serverapp is not None
+        factory = KernelProvisionerFactory.instance(parent=self.serverapp)
+        current = factory.default_provisioner_name
+        if current == PROVISIONER_NAME:
+            return
+        if current != LOCAL_PROVISIONER:
+            self.log.warning(
+                "jupyter_uv_kernels: the default kernel provisioner is %r, so uv kernels start "
+                "without sync_on_start and the environment check; they still run in their "
+                "environment, cleaned.",
+                current,
+            )
+            return
+        factory.default_provisioner_name = PROVISIONER_NAME
+        self._replaced_provisioner = current
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(default_handlers)
@@ -67,6 +101,11 @@ class UvKernelsApp(ExtensionApp):
         """Cancel running operations (uv's process groups are stopped) and background scans."""
         if self.service is not None:
             await self.service.stop()
+        if self._replaced_provisioner is not None:
+            factory = KernelProvisionerFactory.instance()
+            if factory.default_provisioner_name == PROVISIONER_NAME:
+                factory.default_provisioner_name = self._replaced_provisioner
+            self._replaced_provisioner = None
 
 
 main = launch_new_instance = UvKernelsApp.launch_instance

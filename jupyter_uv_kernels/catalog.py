@@ -115,7 +115,9 @@ class EnvironmentCatalog:
         self.config = config
         self.fallback_root = fallback_root
         self.runner = UvRunner(config)
-        self.reconciler = KernelspecReconciler(config.effective_kernelspec_dir())
+        self.reconciler = KernelspecReconciler(
+            config.effective_kernelspec_dir(), project_kernel=config.project_kernel
+        )
 
     # -- roots and paths -------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``jupyter uvkernel``: list, install, remove, refresh, create, sync and doctor.
+"""``jupyter uvkernel``: list, install, remove, refresh, create, sync, doctor and check.
 
 One :class:`JupyterApp` per subcommand. Every subcommand takes ``--root DIR`` (repeatable)
 and ``--UvKernels.<trait>=…``. User errors print one line on stderr and exit 2; a failed
@@ -23,6 +23,7 @@ from .config import UvKernels
 from .doctor import run_doctor
 from .environments import Environment
 from .errors import InvalidRequest, NotAnEnvironment, UvFailed, UvKernelsError
+from .provenance import check_notebook
 
 T = TypeVar("T")
 
@@ -346,6 +347,26 @@ class DoctorCommand(UvKernelCommand):
             self.exit(1)
 
 
+class CheckCommand(UvKernelCommand):
+    name = "jupyter-uvkernel-check"
+    description = """Tell whether a notebook's environment here matches the one it was saved
+    with (the provenance JupyterLab records in its metadata). Exit 0 when it matches (or
+    nothing was recorded), 1 when it differs or cannot start here."""
+    examples = "jupyter uvkernel check analysis/notebooks/fig3.ipynb"
+
+    def execute(self) -> None:
+        catalog = self._catalog()
+        try:
+            uv_version: str | None = self.run(catalog.runner.version())
+        except UvKernelsError:
+            uv_version = None
+        kernel_dir = str(catalog.reconciler.kernel_dir)
+        answer = check_notebook(self.one_path("NOTEBOOK"), kernel_dir, uv_version)
+        print("\n".join(answer.lines()))
+        if not answer.matches:
+            self.exit(1)
+
+
 class UvKernelApp(JupyterApp):
     name = "jupyter-uvkernel"
     version = __version__
@@ -360,6 +381,10 @@ class UvKernelApp(JupyterApp):
         "create": (CreateCommand, "Create a uv project or venv with a kernel."),
         "sync": (SyncCommand, "uv sync --frozen a project (or --check it)."),
         "doctor": (DoctorCommand, DoctorCommand.description),
+        "check": (
+            CheckCommand,
+            "Does this notebook's environment match the one it was saved with?",
+        ),
     }
 
     def start(self) -> None:

@@ -96,6 +96,14 @@ class UvKernels(Configurable):
         'jupyter kernelspec list', nbconvert and papermill look.""",
     ).tag(config=True)
 
+    project_kernel = Bool(
+        True,
+        help="""Keep the 'uv-project' kernel in kernelspec_dir. It runs the uv project the
+        notebook is in, found at start by walking up from the notebook's folder, so a
+        notebook saved with it opens in a colleague's clone or a copy at another path.
+        Example: False to offer only the per-environment kernels.""",
+    ).tag(config=True)
+
     rescan_interval = Float(
         300.0,
         help="""Seconds between background rescans in the server. Example: 60.

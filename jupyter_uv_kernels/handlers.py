@@ -216,6 +216,20 @@ class PythonsHandler(UvKernelsHandler):
         self.reply(await self.service.pythons())
 
 
+class ProvenanceHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.get_query_argument("path", None)
+        kernel = self.get_query_argument("kernel", None)
+        if path is None or kernel is None:
+            raise InvalidRequest(
+                "Give both query parameters: path (the notebook, relative to the server root) "
+                "and kernel (its kernel name)."
+            )
+        self.reply(await self.service.provenance(path, kernel))
+
+
 class OpenAPIHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
@@ -272,6 +286,7 @@ default_handlers: list[tuple[str, type[UvKernelsHandler]]] = [
     (rf"/{PREFIX}/operations/(?P<op_id>[^/]+)", OperationHandler),
     (rf"/{PREFIX}/refresh", RefreshHandler),
     (rf"/{PREFIX}/pythons", PythonsHandler),
+    (rf"/{PREFIX}/provenance", ProvenanceHandler),
     (rf"/{PREFIX}/openapi\.json", OpenAPIHandler),
 ]
 

@@ -18,6 +18,8 @@ Rules (ARCHITECTURE §1, §4):
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -32,14 +34,23 @@ from typing import Any
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from jupyter_core.paths import jupyter_path
 
-from .environments import Environment, kernel_name_for, site_packages_dir
+from . import kernel_launcher
+from .environments import Environment, kernel_name_for, site_packages_dir, venv_interpreter
 from .errors import Conflict, KernelspecDirNotWritable, KernelspecNotFound
+from .kernel_launcher import LAUNCHER_FILE
 
 log = logging.getLogger(__name__)
 
 #: Key under kernel.json ``metadata`` that marks a spec as written (owned) by us.
 OWNER_KEY = "jupyter_uv_kernels"
-SPEC_FORMAT = 1
+#: 1: named ``uv-provisioner`` in its metadata (invisible to Pythons without this package);
+#: 2: portable, started through the launcher copied beside kernel.json.
+SPEC_FORMAT = 2
+#: The kernel that runs the project the notebook is in, found at start.
+PROJECT_KERNEL_NAME = "uv-project"
+PROJECT_KERNEL_DISPLAY_NAME = "Python (this folder's uv project)"
+#: ``kind`` in the owner marker of the uv-project spec.
+PROJECT_KERNEL_KIND = "uv-project"
 #: Hidden file beside the specs: environments whose kernel the user unregistered.
 STATE_FILE = ".jupyter_uv_kernels.json"
 #: Hidden subdirectory of the kernels dir where spec dirs are assembled and removed.
@@ -92,6 +103,10 @@ class SpecOnDisk:
         owner = self.owner
         return owner.get("path") if owner else None
 
+    @property
+    def is_project_kernel(self) -> bool:
+        return (self.owner or {}).get("kind") == PROJECT_KERNEL_KIND
+
 
 def read_specs(directory: str | os.PathLike[str]) -> list[SpecOnDisk]:
     """Every readable kernel.json directly under ``directory``."""
@@ -111,6 +126,19 @@ def read_specs(directory: str | os.PathLike[str]) -> list[SpecOnDisk]:
         if isinstance(data, dict):
             specs.append(SpecOnDisk(entry.name, entry.path, data))
     return specs
+
+
+def read_spec(directory: str | os.PathLike[str], name: str) -> SpecOnDisk | None:
+    """The kernel.json of one spec under ``directory``, or None."""
+    if not name or name.startswith(".") or os.sep in name:
+        return None
+    path = os.path.join(directory, name)
+    try:
+        with open(os.path.join(path, "kernel.json"), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return SpecOnDisk(name, path, data) if isinstance(data, dict) else None
 
 
 def _bin_dir_of(argv0: str) -> str:
@@ -154,6 +182,21 @@ def _short_version(version: str | None) -> str:
     return ".".join(version.split(".")[:2])
 
 
+def _launcher_argv(interpreter: str, *args: str) -> list[str]:
+    # -I: the launcher ignores PYTHONPATH, PYTHONHOME and user site-packages of the parent;
+    # -S: it needs no site-packages at all (stdlib only), and starts faster without them.
+    return [
+        interpreter,
+        "-I",
+        "-S",
+        "{resource_dir}/" + LAUNCHER_FILE,
+        *args,
+        "--",
+        "-f",
+        "{connection_file}",
+    ]
+
+
 def build_spec(
     env: Environment,
     display_name: str,
@@ -162,7 +205,13 @@ def build_spec(
     custom_display_name: bool = False,
 ) -> dict[str, Any]:
     """The kernel.json of ``env``. ``custom_*`` mark names the user chose, which later
-    reconciles keep instead of the defaults."""
+    reconciles keep instead of the defaults.
+
+    It names no provisioner, so any jupyter_client >= 7 in any Python lists and starts it
+    (a batch job's papermill has no jupyter_uv_kernels). argv[0] is the env's own
+    interpreter, which runs the launcher copied beside kernel.json; the launcher cleans the
+    environment and execs ipykernel. In the server, ``uv-provisioner`` is the default
+    provisioner and recognises the spec by the owner marker."""
     assert env.venv is not None
     owner: dict[str, Any] = {
         "format": SPEC_FORMAT,
@@ -170,36 +219,60 @@ def build_spec(
         "env_id": env.id,
         "path": env.path,
         "kind": env.kind,
+        "venv": env.venv,
+        "launcher": launcher_digest(),
     }
     if custom_name:
         owner["custom_name"] = True
     if custom_display_name:
         owner["custom_display_name"] = True
-    provisioner_config: dict[str, Any] = {"env_path": env.venv, "kind": env.kind}
+    args = ["--venv", env.venv]
     if env.kind == "project":
-        provisioner_config["project_path"] = env.path
+        args += ["--project", env.path]
     return {
-        "argv": [
-            os.path.join(env.venv, "bin", "python"),
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-        ],
+        "argv": _launcher_argv(venv_interpreter(env.venv), *args),
         "display_name": display_name,
         "language": "python",
         # No "env": {} or "interrupt_mode": "signal": those are jupyter_client's defaults
         # (GET /api/kernelspecs shows them all the same), and every key costs a traitlets
         # validation per spec per listing (benchmarks/, figure b).
+        "metadata": {"debugger": True, OWNER_KEY: owner},
+    }
+
+
+def build_project_kernel_spec() -> dict[str, Any]:
+    """kernel.json of ``uv-project``: the env of the project the notebook is in.
+
+    argv[0] is ``python3``, which jupyter_client replaces with its own interpreter, so the
+    spec works on any machine and in any clone; the launcher then finds the project by
+    walking up from the kernel's working directory (the notebook's folder)."""
+    return {
+        "argv": _launcher_argv("python3", "--find-project"),
+        "display_name": PROJECT_KERNEL_DISPLAY_NAME,
+        "language": "python",
         "metadata": {
             "debugger": True,
-            "kernel_provisioner": {
-                "provisioner_name": "uv-provisioner",
-                "config": provisioner_config,
+            OWNER_KEY: {
+                "format": SPEC_FORMAT,
+                "owned": True,
+                "kind": PROJECT_KERNEL_KIND,
+                "launcher": launcher_digest(),
             },
-            OWNER_KEY: owner,
         },
     }
+
+
+@functools.lru_cache(maxsize=1)
+def launcher_source() -> str:
+    """The text of the launcher copied into every spec dir."""
+    return Path(kernel_launcher.__file__).read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def launcher_digest() -> str:
+    """Recorded in each spec's owner marker: a kernel.json that matches implies a launcher
+    written with it, so a reconcile reads kernel.json alone (plus one stat)."""
+    return hashlib.sha256(launcher_source().encode("utf-8")).hexdigest()[:16]
 
 
 def kernel_logos(env: Environment) -> list[str]:
@@ -214,36 +287,60 @@ def kernel_logos(env: Environment) -> list[str]:
         return []
 
 
+def _spec_files(spec: dict[str, Any]) -> dict[str, str]:
+    """File name -> text of everything a spec dir holds besides logos."""
+    return {
+        "kernel.json": json.dumps(spec, indent=1, sort_keys=True) + "\n",
+        LAUNCHER_FILE: launcher_source(),
+    }
+
+
+def _current(target: Path, spec: dict[str, Any]) -> bool:
+    try:
+        if json.loads((target / "kernel.json").read_text("utf-8")) != spec:
+            return False
+    except (OSError, ValueError):
+        return False
+    # The launcher's digest is in kernel.json; a deleted launcher is the one thing to see.
+    return (target / LAUNCHER_FILE).is_file()
+
+
+def _replace_file(directory: Path, name: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def write_spec_atomically(
     kernel_dir: Path, name: str, spec: dict[str, Any], logos: list[str] | None = None
 ) -> bool:
-    """Write ``<kernel_dir>/<name>/kernel.json``; return False when it already held ``spec``.
+    """Write ``<kernel_dir>/<name>/`` (kernel.json and the launcher); return False when it
+    already held exactly that.
 
     ``logos`` are copied into a new spec dir (existing ones keep what they have)."""
     target = kernel_dir / name
-    payload = json.dumps(spec, indent=1, sort_keys=True) + "\n"
-    current = target / "kernel.json"
-    with contextlib.suppress(OSError, ValueError):
-        if json.loads(current.read_text("utf-8")) == spec:
-            return False
+    files = _spec_files(spec)
+    if _current(target, spec):
+        return False
     kernel_dir.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
-        fd, tmp = tempfile.mkstemp(prefix=".kernel.json.", dir=target)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, current)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        # The launcher first: kernel.json, written last, is what makes the new argv live.
+        for file_name in sorted(files, key=lambda n: n == "kernel.json"):
+            _replace_file(target, file_name, files[file_name])
         return True
     # A new spec: build it in the staging dir and rename the whole dir into place, so a
     # reader never sees a spec dir without its kernel.json.
     tmpdir = tempfile.mkdtemp(prefix=f"{name}.", dir=_staging_dir(kernel_dir))
     try:
-        (Path(tmpdir) / "kernel.json").write_text(payload, "utf-8")
+        for file_name, text in files.items():
+            (Path(tmpdir) / file_name).write_text(text, "utf-8")
         for logo in logos or ():
             with contextlib.suppress(OSError):
                 shutil.copyfile(logo, os.path.join(tmpdir, os.path.basename(logo)))
@@ -289,6 +386,8 @@ def _under(path: str, roots: Iterable[str]) -> bool:
 
 def spec_environment_exists(spec: SpecOnDisk) -> bool:
     """Cheap check that an owned spec's environment still exists and works."""
+    if spec.is_project_kernel:
+        return True  # it has no environment of its own; it finds one at start
     argv = spec.data.get("argv") or []
     return bool(argv) and isinstance(argv[0], str) and os.path.exists(argv[0])
 
@@ -296,8 +395,16 @@ def spec_environment_exists(spec: SpecOnDisk) -> bool:
 class KernelspecReconciler:
     """Applies the rules in the module docstring to one kernelspec directory."""
 
-    def __init__(self, kernel_dir: str | os.PathLike[str], search_dirs: list[str] | None = None):
+    def __init__(
+        self,
+        kernel_dir: str | os.PathLike[str],
+        search_dirs: list[str] | None = None,
+        *,
+        project_kernel: bool = True,
+    ):
         self.kernel_dir = Path(kernel_dir)
+        #: Whether the ``uv-project`` kernel is kept in ``kernel_dir``.
+        self.project_kernel = project_kernel
         # Everywhere Jupyter looks for kernels: a user-written spec anywhere there counts.
         self.search_dirs = (
             search_dirs
@@ -369,10 +476,12 @@ class KernelspecReconciler:
             else:
                 result.added.append(name)
 
+        self._reconcile_project_kernel(result, existing, wanted)
+
         roots = [os.path.abspath(r) for r in scanned_roots]
         seen = {e.path for e in envs}
         for name, old in sorted(existing.items()):
-            if name in desired:
+            if name in desired or old.is_project_kernel:
                 continue
             env_path = old.env_path or ""
             gone = not spec_environment_exists(old)
@@ -388,6 +497,34 @@ class KernelspecReconciler:
         if result.errors:
             log.warning("uv-kernels could not write kernelspecs: %s", "; ".join(result.errors))
         return result
+
+    def _reconcile_project_kernel(
+        self, result: ReconcileResult, existing: dict[str, SpecOnDisk], wanted: list[Environment]
+    ) -> None:
+        """Keep ``uv-project`` on disk (batch jobs need it too), or remove it when disabled."""
+        name = PROJECT_KERNEL_NAME
+        old = existing.get(name)
+        try:
+            if not self.project_kernel:
+                if old is not None:
+                    remove_spec_dir(old.directory)
+                    result.removed.append(name)
+                return
+            if old is None and (self.kernel_dir / name / "kernel.json").exists():
+                log.warning(
+                    "uv-kernels: a kernelspec named %r that jupyter_uv_kernels did not write "
+                    "exists in %s; the uv-project kernel is not installed.",
+                    name,
+                    self.kernel_dir,
+                )
+                return
+            logos = kernel_logos(wanted[0]) if wanted and old is None else None
+            if write_spec_atomically(self.kernel_dir, name, build_project_kernel_spec(), logos):
+                (result.updated if old is not None else result.added).append(name)
+            else:
+                result.unchanged.append(name)
+        except OSError as e:
+            result.errors.append(f"{self.kernel_dir / name}: {e.strerror or e}")
 
     def annotate(self, envs: list[Environment]) -> None:
         """Fill ``env.kernel`` from what is on disk, writing nothing (for listings)."""
@@ -409,7 +546,7 @@ class KernelspecReconciler:
         if not env.venv:
             raise Conflict(f"{env.path} has no environment to register; run `uv sync` there first.")
         kernel_name = name or kernel_name_for(env.path, env.name)
-        if kernel_name == NATIVE_KERNEL_NAME:
+        if kernel_name in (NATIVE_KERNEL_NAME, PROJECT_KERNEL_NAME):
             raise Conflict(f"The kernel name {kernel_name!r} is reserved; choose another --name.")
         current = self.kernel_dir / kernel_name / "kernel.json"
         if current.exists():
@@ -447,6 +584,11 @@ class KernelspecReconciler:
     def unregister(self, name_or_path: str) -> list[str]:
         """Remove the owned spec(s) with that kernel name or for that environment path."""
         owned = self.owned_specs()
+        if name_or_path == PROJECT_KERNEL_NAME and name_or_path in owned:
+            raise Conflict(
+                "uv-project is not the kernel of one environment, and the next refresh would "
+                "bring it back; to stop installing it, set c.UvKernels.project_kernel = False."
+            )
         if name_or_path in owned:
             targets = [owned[name_or_path]]
         else:

@@ -50,6 +50,7 @@ from .errors import (
     UvTimeout,
 )
 from .kernelspecs import read_specs
+from .provenance import describe, resolve_notebook, target_for_kernel, validate_kernel_name
 from .pythons import available_pythons, resolve_python
 from .uvrunner import LineCallback
 
@@ -545,6 +546,7 @@ class EnvironmentService:
         )
         self._periodic: asyncio.Task[None] | None = None
         self._started = False
+        self._uv_version: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -592,6 +594,22 @@ class EnvironmentService:
         env.workspace_members = known.workspace_members
         extra = await self.catalog.details(env)
         return {**env.to_json(), **extra}
+
+    async def provenance(self, path: object, kernel: object) -> dict[str, Any]:
+        """What the panel records in a notebook at ``path`` (relative to the server root)
+        running ``kernel``; ``{"provenance": None}`` for kernels that are not ours."""
+        notebook = resolve_notebook(path, self.catalog.fallback_root or os.getcwd())
+        name = validate_kernel_name(kernel)
+        kernel_dir = str(self.catalog.reconciler.kernel_dir)
+        target = await asyncio.to_thread(
+            target_for_kernel, name, os.path.dirname(notebook), kernel_dir
+        )
+        if target is None:
+            return {"provenance": None}
+        if self._uv_version is None:
+            with contextlib.suppress(UvKernelsError):
+                self._uv_version = await self.catalog.runner.version()
+        return {"provenance": describe(name, target, self._uv_version).to_json()}
 
     async def pythons(self) -> dict[str, Any]:
         found = await available_pythons(self.catalog.runner)

@@ -1,24 +1,32 @@
-"""``uv-provisioner``: starts kernels of uv environments, checked and cleaned.
+"""``uv-provisioner``: in the server, starts kernels of uv environments checked and synced.
 
-jupyter_client instantiates it for every kernelspec whose metadata names
-``"provisioner_name": "uv-provisioner"``; the ``config`` dict in that metadata sets the
-traits below. It is a :class:`LocalProvisioner`, so the kernel is an ordinary local
-process; what it adds happens before launch:
+Kernelspecs written by this package name no provisioner (so they stay visible to a batch
+job's Python, which does not have this package); instead the server extension makes
+``uv-provisioner`` jupyter_client's *default* provisioner in the server process. For every
+spec without our owner marker it is exactly :class:`LocalProvisioner`. For ours it adds,
+before launch:
 
-1. the environment must exist and its interpreter must resolve;
-2. the ``sync_on_start`` policy runs (never / check / sync), through the async uv runner,
-   so the server's event loop never waits on it;
-3. the kernel's environment loses CONDA_*, PYTHONHOME and PYTHONPATH, gains VIRTUAL_ENV,
-   and has the venv's bin first on PATH.
+1. the environment: the one in the owner marker, or for ``uv-project`` the nearest uv project
+   at or above the kernel's working directory (the notebook's folder);
+2. the ``sync_on_start`` policy (never / check / sync), through the async uv runner, so the
+   server's event loop never waits on it; with ``sync`` a project with a lock but no
+   ``.venv`` (a fresh clone) gets one;
+3. the launcher's checks (venv, interpreter, ipykernel), run here too so a failure reaches
+   JupyterLab as "Error Starting Kernel" with the fix, instead of a kernel that dies;
+4. the kernel's environment cleaned as the launcher cleans it (no CONDA_*, PYTHONHOME,
+   PYTHONPATH; VIRTUAL_ENV, the venv's bin first on PATH; UV_PROJECT for projects), plus
+   the server's uv appended to PATH when the kernel would otherwise have none, so
+   ``!uv add`` works in a notebook.
 
-Any failure raises :class:`KernelStartError` with one paragraph that names the environment
-and the command that fixes it; JupyterLab shows it under "Error Starting Kernel".
+Specs of format 1 still name ``uv-provisioner`` with a ``config``; the traits below read it
+until the reconciler rewrites them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
@@ -26,9 +34,21 @@ from tornado.web import HTTPError
 from traitlets import Unicode
 
 from .config import SYNC_ON_START_MODES, UvKernels
-from .environments import read_pyvenv_cfg, venv_interpreter
 from .errors import UvFailed, UvKernelsError
-from .uvrunner import UvRunner, is_leaky
+from .kernel_launcher import (
+    LaunchError,
+    Target,
+    check_target,
+    find_project,
+    kernel_environment,
+    no_project_message,
+)
+from .kernelspecs import OWNER_KEY, PROJECT_KERNEL_KIND
+from .uvrunner import UvRunner, find_uv
+
+#: The name this provisioner is registered under (entry point group
+#: ``jupyter_client.kernel_provisioners``).
+PROVISIONER_NAME = "uv-provisioner"
 
 
 class KernelStartError(UvKernelsError, HTTPError):
@@ -48,19 +68,26 @@ class KernelStartError(UvKernelsError, HTTPError):
 
 
 class UvProvisioner(LocalProvisioner):
-    """A LocalProvisioner that checks and cleans a uv environment before the kernel starts."""
+    """LocalProvisioner, plus checks, sync and a clean environment for our kernelspecs."""
 
-    env_path = Unicode(help="The environment's venv directory (set by the kernelspec).").tag(
-        config=True
-    )
+    # Format-1 specs set these through ``kernel_provisioner.config``.
+    env_path = Unicode(help="The environment's venv directory (format-1 specs).").tag(config=True)
     project_path = Unicode(
-        "", help="The uv project directory, empty for a standalone venv (set by the kernelspec)."
+        "", help="The uv project directory, empty for a standalone venv (format-1 specs)."
     ).tag(config=True)
-    kind = Unicode("project", help="'project' or 'venv' (set by the kernelspec).").tag(config=True)
+    kind = Unicode("project", help="'project' or 'venv' (format-1 specs).").tag(config=True)
     sync_on_start = Unicode(
         "",
         help="Per-kernel override of UvKernels.sync_on_start; empty uses UvKernels' setting.",
     ).tag(config=True)
+
+    #: The environment of the kernel being started; None for specs that are not ours.
+    target: Target | None = None
+
+    def _owner(self) -> dict[str, Any] | None:
+        metadata = getattr(self.kernel_spec, "metadata", None) or {}
+        owner = metadata.get(OWNER_KEY)
+        return owner if isinstance(owner, dict) else None
 
     def _settings(self) -> UvKernels:
         # The parent (the KernelManager) carries the server's config, so c.UvKernels.* applies.
@@ -70,57 +97,53 @@ class UvProvisioner(LocalProvisioner):
         mode = self.sync_on_start or settings.sync_on_start
         if mode not in SYNC_ON_START_MODES:
             raise KernelStartError(
-                f"sync_on_start={mode!r} in the kernelspec of {self._label()} is not one of "
+                f"sync_on_start={mode!r} for {self._label()} is not one of "
                 f"{', '.join(SYNC_ON_START_MODES)}; fix it with `jupyter uvkernel refresh`."
             )
         return mode
 
     def _label(self) -> str:
-        return self.project_path or self.env_path or "this uv environment"
+        target = self.target
+        return (target.project or target.venv) if target else "this uv environment"
 
-    def _check_environment(self) -> None:
+    def _resolve_target(self, cwd: str) -> Target | None:
         """Runs in a thread: a few stat calls on a parallel filesystem can be slow."""
-        where = self._label()
-        if self.project_path and not os.path.isdir(self.project_path):
+        owner = self._owner()
+        if owner is None:
+            if not self.env_path:
+                return None  # not our kernelspec: plain LocalProvisioner
+            return Target(self.env_path, self.project_path or None)
+        if owner.get("kind") == PROJECT_KERNEL_KIND:
+            target = find_project(cwd)
+            if target is None:
+                raise KernelStartError(no_project_message(cwd))
+            return target
+        venv = owner.get("venv")
+        path = owner.get("path")
+        if not isinstance(venv, str) or not isinstance(path, str):
             raise KernelStartError(
-                f"Cannot start the kernel: the uv project {self.project_path} no longer exists. "
-                "If it moved, run `jupyter uvkernel refresh` to update your kernels; if it was "
-                "deleted, this kernel will be removed by the next refresh."
+                f"The kernelspec {self.kernel_spec.display_name!r} lacks its environment's "
+                "path; rewrite it with `jupyter uvkernel refresh`."
             )
-        if not self.env_path or not os.path.isdir(self.env_path):
-            fix = (
-                f"`uv sync --frozen --project {self.project_path}`"
-                if self.project_path
-                else f"`uv venv {self.env_path}` and reinstall its packages, or "
-                "`jupyter uvkernel refresh` to drop this kernel"
-            )
+        target = Target(venv, path if owner.get("kind") == "project" else None)
+        if target.project and not os.path.isdir(target.project):
             raise KernelStartError(
-                f"Cannot start the kernel for {where}: the environment {self.env_path} does not "
-                f"exist. Recreate it with {fix}."
+                f"Cannot start the kernel: the uv project {target.project} no longer exists.\n"
+                "Fix: if it moved, run `jupyter uvkernel refresh` to update your kernels; if it "
+                "was deleted, the next refresh removes this kernel."
             )
-        python = venv_interpreter(self.env_path)
-        if not os.path.exists(python) or not os.access(python, os.X_OK):
-            cfg = read_pyvenv_cfg(self.env_path) or {}
-            fix = (
-                f"`uv venv --clear {self.env_path}` then "
-                f"`uv sync --frozen --project {self.project_path}`"
-                if self.project_path
-                else f"`uv venv --clear {self.env_path}` and reinstall its packages"
-            )
-            raise KernelStartError(
-                f"Cannot start the kernel for {where}: its interpreter {python} does not resolve "
-                f"(the base Python in {cfg.get('home', 'pyvenv.cfg')} is gone or not "
-                f"executable). Recreate the environment with {fix}."
-            )
+        return target
 
-    async def _apply_sync_policy(self) -> None:
+    async def _apply_sync_policy(self, target: Target) -> None:
         settings = self._settings()
         mode = self._policy(settings)
-        if mode == "never" or not self.project_path:
+        project = target.project
+        if mode == "never" or not project:
             return
         runner = UvRunner(settings)
-        project = self.project_path
         if mode == "check":
+            if not os.path.isdir(target.venv):
+                return  # nothing to check; the launcher's check below names the fix
             # Advisory: a failed check (no uv, uv error) is a warning, never a failed start.
             try:
                 result = await runner.sync_check(project, offline=True, timeout=30)
@@ -144,31 +167,45 @@ class UvProvisioner(LocalProvisioner):
         try:
             await runner.sync(project)
         except UvFailed as e:
+            reason = e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)
             raise KernelStartError(
                 f"Cannot start the kernel for {project}: `uv sync --frozen` failed before start "
-                f"(sync_on_start='sync'): {e.stderr.strip().splitlines()[-1] if e.stderr else e}. "
+                f"(sync_on_start='sync'): {reason}\n"
                 f"Fix the project, then run `uv sync --frozen --project {project}`; or set "
                 "c.UvKernels.sync_on_start = 'check' to start without syncing."
             ) from e
         except UvKernelsError as e:
             raise KernelStartError(
-                f"Cannot start the kernel for {project}: {e.message} "
+                f"Cannot start the kernel for {project}: {e.message}\n"
                 "Or set c.UvKernels.sync_on_start = 'check' to start without syncing."
             ) from e
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Called by the KernelManager before every (re)start, on the server's event loop."""
-        await asyncio.to_thread(self._check_environment)
-        await self._apply_sync_policy()
+        cwd = kwargs.get("cwd") or os.getcwd()
+        self.target = await asyncio.to_thread(self._resolve_target, str(cwd))
+        if self.target is not None:
+            await self._apply_sync_policy(self.target)
+            try:
+                await asyncio.to_thread(check_target, self.target)
+            except LaunchError as e:
+                raise KernelStartError(str(e)) from None
         result: dict[str, Any] = await super().pre_launch(**kwargs)
         return result
 
     def _finalize_env(self, env: dict[str, str]) -> None:
         """Called by ``pre_launch`` of the base class with the kernel's environment."""
         super()._finalize_env(env)
-        for key in [k for k in env if is_leaky(k)]:
-            del env[key]
-        env["VIRTUAL_ENV"] = self.env_path
-        bin_dir = os.path.join(self.env_path, "bin")
-        rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != bin_dir]
-        env["PATH"] = os.pathsep.join([bin_dir, *rest])
+        if self.target is None:
+            return
+        cleaned = kernel_environment(self.target, env)
+        if shutil.which("uv", path=cleaned["PATH"]) is None:
+            # `!uv add` in a notebook needs a uv; the server's may come from the uv package.
+            try:
+                uv_dir = os.path.dirname(find_uv(self._settings().uv))
+            except UvKernelsError:
+                uv_dir = ""
+            if uv_dir:
+                cleaned["PATH"] = os.pathsep.join([cleaned["PATH"], uv_dir])
+        env.clear()
+        env.update(cleaned)

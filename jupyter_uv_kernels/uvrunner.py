@@ -26,19 +26,12 @@ from typing import Any
 
 from .config import UvKernels
 from .errors import UvFailed, UvNotFound, UvTimeout
+from .kernel_launcher import is_leaky
 
 log = logging.getLogger(__name__)
 
 #: Called with ("stdout" | "stderr", line) for every line uv prints.
 LineCallback = Callable[[str, str], None]
-
-#: Variables never passed to uv or to kernels: an active conda env or a stray
-#: PYTHONPATH would make uv (or the kernel) use the wrong interpreter or packages.
-LEAKY_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
-
-
-def is_leaky(key: str) -> bool:
-    return key.startswith("CONDA_") or key in LEAKY_VARIABLES or key in ("_CE_CONDA", "_CE_M")
 
 
 def clean_environment(base: dict[str, str] | None = None) -> dict[str, str]:

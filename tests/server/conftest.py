@@ -276,13 +276,19 @@ def tree_snapshot(*roots: Path) -> dict[str, tuple[Any, ...]]:
 # -- kernels ----------------------------------------------------------------------------
 
 
-async def run_in_kernel(api: Api, kernel_name: str, code: str, timeout: float = 90) -> str:
-    """Start ``kernel_name`` through /api/kernels, run ``code`` over ZMQ, return its stdout."""
+async def run_in_kernel(
+    api: Api, kernel_name: str, code: str, timeout: float = 90, path: str | None = None
+) -> str:
+    """Start ``kernel_name`` through /api/kernels, run ``code`` over ZMQ, return its stdout.
+
+    ``path`` (relative to the server's root_dir) is the kernel's working directory, as
+    JupyterLab sends the notebook's folder."""
+    body = {"name": kernel_name, **({"path": path} if path is not None else {})}
     reply = await api.fetch(
         "api",
         "kernels",
         method="POST",
-        body=json.dumps({"name": kernel_name}),
+        body=json.dumps(body),
         request_timeout=timeout,
     )
     kernel_id = json.loads(reply.body)["id"]

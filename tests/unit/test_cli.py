@@ -97,7 +97,8 @@ def test_refresh_prints_what_changed(tmp_path: Path) -> None:
     root = tmp_path / "root"
     make_project(root / "p", "ipykernel")
     first = run_cli("refresh", "--root", str(root), check=True).stdout
-    assert first.startswith("added") and "1 added" in first
+    # the project's kernel, and uv-project (kept for batch jobs) on the first run
+    assert first.startswith("added") and "2 added" in first and "uv-project" in first
     second = run_cli("refresh", "--root", str(root), check=True).stdout
     assert "0 changes" in second
     shutil.rmtree(root / "p")

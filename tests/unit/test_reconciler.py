@@ -13,7 +13,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from jupyter_uv_kernels.catalog import EnvironmentCatalog
 from jupyter_uv_kernels.config import UvKernels
-from jupyter_uv_kernels.kernelspecs import OWNER_KEY, STAGING_DIR
+from jupyter_uv_kernels.kernel_launcher import LAUNCHER_FILE
+from jupyter_uv_kernels.kernelspecs import OWNER_KEY, PROJECT_KERNEL_NAME, STAGING_DIR
 
 from .conftest import MAX_DEPTH
 
@@ -36,10 +37,11 @@ def catalog_for(root: Path, kernels: Path) -> EnvironmentCatalog:
 
 
 def owned(kernels: Path) -> dict[str, dict]:
+    """The per-environment specs we wrote (uv-project, which has no env, is left out)."""
     out = {}
     for spec in sorted(kernels.glob("*/kernel.json")):
         data = json.loads(spec.read_text())
-        if OWNER_KEY in data["metadata"]:
+        if OWNER_KEY in data["metadata"] and spec.parent.name != PROJECT_KERNEL_NAME:
             out[spec.parent.name] = data
     return out
 
@@ -53,22 +55,25 @@ def test_registers_exactly_ready_and_out_of_sync_and_second_run_is_a_no_op(
     wanted = {e.path for e in result.environments if e.status in ("ready", "out-of-sync")}
     specs = owned(kernels)
     assert {s["metadata"][OWNER_KEY]["path"] for s in specs.values()} == wanted
-    assert sorted(rec.added) == sorted(specs)
+    assert sorted(rec.added) == sorted([*specs, PROJECT_KERNEL_NAME])
     # every spec is a real kernelspec jupyter_client can load, run by the env's own python
+    # through the launcher beside it, naming no provisioner (portable to any Python)
     ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
     for name, data in specs.items():
         spec = ksm.get_kernel_spec(name)
         env_path = data["metadata"][OWNER_KEY]["path"]
         assert spec.argv[0].startswith(env_path)
-        assert spec.metadata["kernel_provisioner"]["provisioner_name"] == "uv-provisioner"
+        assert spec.argv[3] == "{resource_dir}/" + LAUNCHER_FILE
+        assert (kernels / name / LAUNCHER_FILE).is_file()
+        assert "kernel_provisioner" not in spec.metadata
         assert name.startswith("uv-") and len(name.rsplit("-", 1)[1]) == 8
         # the launcher shows the env's ipykernel logo, not a letter tile
         assert (kernels / name / "logo-64x64.png").is_file()
     # a second run changes nothing and says so
-    mtimes = {p: p.stat().st_mtime_ns for p in kernels.glob("*/kernel.json")}
+    mtimes = {p: p.stat().st_mtime_ns for p in kernels.glob("*/*") if p.is_file()}
     _, again = catalog.refresh()
     assert again.changes == 0
-    assert {p: p.stat().st_mtime_ns for p in kernels.glob("*/kernel.json")} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in kernels.glob("*/*") if p.is_file()} == mtimes
 
 
 def test_spec_is_removed_when_its_environment_is_deleted(tree: Path, tmp_path: Path) -> None:
@@ -186,7 +191,7 @@ def test_writes_are_atomic_and_concurrent_reconcilers_agree(tree: Path, tmp_path
     assert not list((kernels / STAGING_DIR).iterdir())  # nothing half-built left behind
     single = catalog_for(tree, tmp_path / "single")
     single.refresh()
-    assert entries == sorted(owned(tmp_path / "single"))
+    assert entries == sorted([*owned(tmp_path / "single"), PROJECT_KERNEL_NAME])
     for spec in kernels.glob("*/kernel.json"):
         json.loads(spec.read_text())
 
@@ -221,3 +226,63 @@ def test_unregister_sticks_until_the_user_registers_again(tree: Path, tmp_path: 
     assert [
         d for d in owned(kernels).values() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
     ]
+
+
+def test_given_a_spec_written_by_an_older_version_when_reconciled_then_it_becomes_portable(
+    tree: Path, tmp_path: Path
+) -> None:
+    # Given the spec version 0.1 wrote: it names uv-provisioner, which hides it from a Python
+    # without this package, and has no launcher beside it
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    catalog.refresh()
+    specs = owned(kernels)
+    (name,) = [
+        n for n, d in specs.items() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
+    ]
+    venv = str(tree / "analysis" / ".venv")
+    old = {
+        "argv": [f"{venv}/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3.11 (analysis)",
+        "language": "python",
+        "metadata": {
+            "debugger": True,
+            "kernel_provisioner": {
+                "provisioner_name": "uv-provisioner",
+                "config": {"env_path": venv, "kind": "project", "project_path": str(tree)},
+            },
+            OWNER_KEY: {"format": 1, "owned": True, "path": str(tree / "analysis")},
+        },
+    }
+    (kernels / name / "kernel.json").write_text(json.dumps(old))
+    (kernels / name / LAUNCHER_FILE).unlink()
+    # When the reconciler runs
+    _, rec = catalog.refresh()
+    # Then the same kernel name is rewritten in the portable format, with its launcher
+    assert name in rec.updated
+    data = json.loads((kernels / name / "kernel.json").read_text())
+    assert "kernel_provisioner" not in data["metadata"]
+    assert data["argv"][3] == "{resource_dir}/" + LAUNCHER_FILE
+    assert (kernels / name / LAUNCHER_FILE).is_file()
+
+
+def test_given_the_default_config_then_uv_project_is_kept_and_removing_it_says_how(
+    tree: Path, tmp_path: Path
+) -> None:
+    kernels = tmp_path / "kernels"
+    catalog = catalog_for(tree, kernels)
+    catalog.refresh()
+    # uv-project is a real spec that jupyter_client lists, run by whatever Python runs Jupyter
+    spec = KernelSpecManager(kernel_dirs=[str(kernels)]).get_kernel_spec(PROJECT_KERNEL_NAME)
+    assert spec.argv[0] == "python3" and "--find-project" in spec.argv
+    assert spec.display_name == "Python (this folder's uv project)"
+    # its own removal would not stick: the message names the setting that does
+    with pytest.raises(Exception, match="project_kernel = False"):
+        catalog.reconciler.unregister(PROJECT_KERNEL_NAME)
+    # with the setting off, the next reconcile removes it
+    config = UvKernels(
+        roots=[str(tree)], max_depth=MAX_DEPTH, kernelspec_dir=str(kernels), project_kernel=False
+    )
+    _, rec = EnvironmentCatalog(config).refresh()
+    assert rec.removed == [PROJECT_KERNEL_NAME]
+    assert not (kernels / PROJECT_KERNEL_NAME).exists()
