@@ -51,6 +51,8 @@ PROJECT_KERNEL_NAME = "uv-project"
 PROJECT_KERNEL_DISPLAY_NAME = "Python (this folder's uv project)"
 #: ``kind`` in the owner marker of the uv-project spec.
 PROJECT_KERNEL_KIND = "uv-project"
+#: A logo every ipykernel ships; its absence means a spec dir got no logos.
+PROBE_LOGO = "logo-64x64.png"
 #: Hidden file beside the specs: environments whose kernel the user unregistered.
 STATE_FILE = ".jupyter_uv_kernels.json"
 #: Hidden subdirectory of the kernels dir where spec dirs are assembled and removed.
@@ -523,6 +525,10 @@ class KernelspecReconciler:
                 (result.updated if old is not None else result.added).append(name)
             else:
                 result.unchanged.append(name)
+            if old is not None and wanted and not (Path(old.directory) / PROBE_LOGO).exists():
+                # Written before any environment had ipykernel: give it the Python logo now.
+                for logo in kernel_logos(wanted[0]):
+                    shutil.copyfile(logo, os.path.join(old.directory, os.path.basename(logo)))
         except OSError as e:
             result.errors.append(f"{self.kernel_dir / name}: {e.strerror or e}")
 

@@ -286,3 +286,15 @@ def test_given_the_default_config_then_uv_project_is_kept_and_removing_it_says_h
     _, rec = EnvironmentCatalog(config).refresh()
     assert rec.removed == [PROJECT_KERNEL_NAME]
     assert not (kernels / PROJECT_KERNEL_NAME).exists()
+
+
+def test_given_uv_project_written_before_any_env_when_one_appears_then_it_gets_the_logo(
+    tree: Path, tmp_path: Path
+) -> None:
+    kernels = tmp_path / "kernels"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    catalog_for(empty, kernels).refresh()
+    assert not (kernels / PROJECT_KERNEL_NAME / "logo-64x64.png").exists()
+    catalog_for(tree, kernels).refresh()
+    assert (kernels / PROJECT_KERNEL_NAME / "logo-64x64.png").is_file()
