@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from jupyter_uv_kernels.kernelspecs import STAGING_DIR
+from jupyter_uv_kernels.kernelspecs import PROJECT_KERNEL_NAME, STAGING_DIR
 from tests.conftest import UV, make_project, make_venv, uv
 from tests.reliability.figures import record
 from tests.reliability.live_server import (
@@ -449,9 +449,10 @@ def test_two_servers_sharing_a_kernelspec_dir_reconcile_at_once_without_damage(
     assert not [p.parent.name for p in kernels.glob(".*/kernel.json")]
     assert not list((kernels / STAGING_DIR).iterdir())
     entries = sorted(p.name for p in kernels.iterdir() if not p.name.startswith("."))
-    assert entries == sorted(expected), entries
+    # one per environment, plus uv-project (one spec for every project, kept once)
+    assert entries == sorted([*expected, PROJECT_KERNEL_NAME]), entries
     paths = []
-    for name in entries:
+    for name in sorted(expected):
         data = json.loads((kernels / name / "kernel.json").read_text())
         assert os.path.exists(data["argv"][0])
         paths.append(data["metadata"]["jupyter_uv_kernels"]["path"])
