@@ -235,6 +235,15 @@ class EnvironmentCatalog:
                 await self.runner.init_project(
                     target, name=name, python=interpreter, on_line=on_line
                 )
+                if interpreter:
+                    # `uv init --python PATH` pins only "3.12" in .python-version (portable,
+                    # as it should be); the next uv command would then look for a 3.12 on
+                    # its own and may find a pyenv shim or try a download. Making .venv from
+                    # the chosen interpreter first means uv reuses it: the env gets exactly
+                    # the Python the user picked.
+                    await self.runner.create_venv(
+                        os.path.join(target, ".venv"), python=interpreter, on_line=on_line
+                    )
                 await self.runner.add(target, wanted, on_line=on_line)
             else:
                 await self.runner.create_venv(target, python=interpreter, on_line=on_line)

@@ -96,6 +96,15 @@ class UvKernels(Configurable):
         'jupyter kernelspec list', nbconvert and papermill look.""",
     ).tag(config=True)
 
+    allow_python_downloads = Bool(
+        False,
+        help="""Let uv download a CPython build when no interpreter on this machine matches a
+        project's Python request. False (the default) runs uv with UV_PYTHON_DOWNLOADS=never,
+        so an environment only ever gets an interpreter you have (module load python, pyenv,
+        uv python install), and a missing one is an error that says so. Example: True on a
+        machine that can reach GitHub and where uv-managed Pythons are welcome.""",
+    ).tag(config=True)
+
     project_kernel = Bool(
         True,
         help="""Keep the 'uv-project' kernel in kernelspec_dir. It runs the uv project the

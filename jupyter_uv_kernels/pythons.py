@@ -4,10 +4,17 @@ uv knows the interpreters on PATH and the ones it installed. On HPC systems (and
 machines) more live in version directories that are not on PATH until a ``module load``;
 we add pyenv's versions so that ``--python 3.12`` finds them. A request is either a
 version (``3.12``, ``3.12.1``) or a path to an interpreter.
+
+Only interpreters that run are listed: each candidate is started once (``python -c``, in
+parallel, cached with the list), because a listed path that fails later is worse than a
+shorter list. pyenv shims exit 127 for every version but the selected one, and a module's
+Python can be half-removed. Pythons older than :data:`MIN_PYTHON` are left out: ipykernel
+no longer installs on them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import re
@@ -18,7 +25,13 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from .errors import InvalidRequest, UvKernelsError
-from .uvrunner import UvRunner
+from .uvrunner import UvRunner, clean_environment
+
+#: The oldest Python a kernel environment can have (ipykernel's floor).
+MIN_PYTHON = (3, 8)
+#: Seconds one candidate interpreter may take to answer.
+PROBE_TIMEOUT = 10.0
+_PROBE = "import sys; print('.'.join(map(str, sys.version_info[:3])))"
 
 _VERSION_REQUEST = re.compile(r"^\d+(\.\d+){0,2}$")
 
@@ -95,13 +108,19 @@ async def _probe_pythons(runner: UvRunner) -> list[PythonInterpreter]:
         pass
     found += _pyenv_interpreters()
     seen: set[str] = set()
-    unique = []
+    candidates = []
     for p in found:
         real = os.path.realpath(p.path)
         if real in seen or not os.path.exists(real):
             continue
         seen.add(real)
-        unique.append(p)
+        candidates.append(p)
+    answers = await asyncio.gather(*(_runs(p.path) for p in candidates))
+    unique = [
+        PythonInterpreter(version, p.path, p.implementation, p.source)
+        for p, version in zip(candidates, answers, strict=True)
+        if version is not None and _at_least_minimum(version)
+    ]
 
     def key(p: PythonInterpreter) -> tuple[Version, str]:
         try:
@@ -110,6 +129,38 @@ async def _probe_pythons(runner: UvRunner) -> list[PythonInterpreter]:
             return (Version("0"), p.path)
 
     return sorted(unique, key=key, reverse=True)
+
+
+async def _runs(path: str) -> str | None:
+    """The interpreter's own version if it starts and answers, else None."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            path,
+            "-I",
+            "-c",
+            _PROBE,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=clean_environment(),
+        )
+    except OSError:
+        return None
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return None
+    text = out.decode("ascii", "replace").strip()
+    return text if proc.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+", text) else None
+
+
+def _at_least_minimum(version: str) -> bool:
+    try:
+        return Version(version).release[:2] >= MIN_PYTHON
+    except InvalidVersion:
+        return False
 
 
 async def resolve_python(runner: UvRunner, request: str | None) -> str | None:

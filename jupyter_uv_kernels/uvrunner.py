@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -75,6 +76,40 @@ class UvResult:
     duration: float
 
 
+_DOWNLOAD = re.compile(r"python-build-standalone/releases/download/[^/]+/cpython-(\d+\.\d+\.\d+)")
+_NO_INTERPRETER = re.compile(r"No interpreter found for (Python [^\s]+)")
+_SHIM = re.compile(r"`([^`\s]*/shims/[^`\s]*)`")
+
+
+def explain_python_lookup(stderr: str) -> str | None:
+    """Why uv looked for (or tried to download) a Python, in words a user can act on."""
+    fix = (
+        "Pick an interpreter that is on this machine (the Python list of the new-environment "
+        "form, or `--python /path/to/python`), or `module load python` first; set "
+        "c.UvKernels.allow_python_downloads = True to let uv download one."
+    )
+    download = _DOWNLOAD.search(stderr)
+    if download:
+        return (
+            f"uv tried to download CPython {download.group(1)} because no interpreter on this "
+            f"machine matched the project's Python request (.python-version or "
+            f"requires-python), and the download failed. {fix}"
+        )
+    shim = _SHIM.search(stderr) if "Failed to inspect Python interpreter" in stderr else None
+    if shim:
+        return (
+            f"uv looked for the project's Python and found the pyenv shim {shim.group(1)}, "
+            "which does not run here (pyenv shims answer only for the selected version). " + fix
+        )
+    missing = _NO_INTERPRETER.search(stderr)
+    if missing:
+        return (
+            f"No interpreter on this machine matches {missing.group(1)}, and Python downloads "
+            f"are off. {fix}"
+        )
+    return None
+
+
 def summarize_uv_error(stderr: str) -> str:
     """uv's reason in one line: its last ``error:`` line plus the ``cause:`` lines under it.
 
@@ -82,6 +117,9 @@ def summarize_uv_error(stderr: str) -> str:
     the package registry…", "Connection refused") on indented ``cause:`` lines; a message
     without them tells the user nothing. Long cause chains keep the first and the last two.
     """
+    explained = explain_python_lookup(stderr)
+    if explained:
+        return explained
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     start = max((i for i, ln in enumerate(lines) if ln.startswith("error:")), default=None)
     if start is None:
@@ -111,6 +149,8 @@ class UvRunner:
             env["UV_CACHE_DIR"] = os.path.expanduser(self.config.uv_cache_dir)
         env["NO_COLOR"] = "1"
         env.pop("FORCE_COLOR", None)
+        if not self.config.allow_python_downloads:
+            env["UV_PYTHON_DOWNLOADS"] = "never"
         return env
 
     async def run(
