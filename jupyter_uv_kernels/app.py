@@ -18,7 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from .config import UvKernels
 from .handlers import SERVICE_SETTING, default_handlers, fallback_handlers
 from .operations import EnvironmentService
-from .provisioner import PROVISIONER_NAME
+from .provisioner import PROVISIONER_NAME, UvProvisioner
 
 #: jupyter_client's own default provisioner.
 LOCAL_PROVISIONER = "local-provisioner"
@@ -59,6 +59,7 @@ class UvKernelsApp(ExtensionApp):
         # it does, in the background (the scan itself runs in a thread).
         self.serverapp.io_loop.add_callback(self._start_service)
         self._use_uv_provisioner()
+        UvProvisioner.drift_hook = self.service.index.note_drift
 
     def _use_uv_provisioner(self) -> None:
         """Make ``uv-provisioner`` the server's default provisioner.
@@ -101,6 +102,8 @@ class UvKernelsApp(ExtensionApp):
         """Cancel running operations (uv's process groups are stopped) and background scans."""
         if self.service is not None:
             await self.service.stop()
+            if UvProvisioner.drift_hook == self.service.index.note_drift:
+                UvProvisioner.drift_hook = None
         if self._replaced_provisioner is not None:
             factory = KernelProvisionerFactory.instance()
             if factory.default_provisioner_name == PROVISIONER_NAME:

@@ -39,6 +39,7 @@ from .errors import (
 )
 from .kernelspecs import KernelspecReconciler, ReconcileResult
 from .pythons import resolve_python
+from .rollback import project_change
 from .uvrunner import LineCallback, UvRunner
 
 MAX_PATH_LENGTH = 4096
@@ -263,7 +264,8 @@ class EnvironmentCatalog:
         """``uv add --dev ipykernel`` for a project (so ``uv sync`` keeps it), ``uv pip
         install`` for a venv; returns the re-inspected record."""
         if env.kind == "project":
-            await self.runner.add(env.path, ["ipykernel"], dev=True, on_line=on_line)
+            async with self._project_change(env, on_line):
+                await self.runner.add(env.path, ["ipykernel"], dev=True, on_line=on_line)
         else:
             assert env.venv is not None
             await self.runner.pip_install(env.venv, ["ipykernel"], on_line=on_line)
@@ -289,6 +291,12 @@ class EnvironmentCatalog:
         await self.runner.sync(env.path, relock=relock, reinstall=broken, on_line=on_line)
         return await asyncio.to_thread(self.inspect, env.path)
 
+    def _project_change(
+        self, env: Environment, on_line: LineCallback | None
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """``uv add``/``uv remove`` that does not complete: files restored, env re-synced."""
+        return project_change(env.path, lambda: self.sync(env, on_line=on_line), on_line)
+
     async def check_sync(self, env: Environment) -> dict[str, Any]:
         """The exact drift answer: ``uv sync --check`` (projects only)."""
         if env.kind != "project":
@@ -310,7 +318,8 @@ class EnvironmentCatalog:
         if not reqs:
             raise InvalidRequirement("No packages given; name at least one requirement.")
         if env.kind == "project":
-            await self.runner.add(env.path, reqs, on_line=on_line)
+            async with self._project_change(env, on_line):
+                await self.runner.add(env.path, reqs, on_line=on_line)
         else:
             assert env.venv is not None
             await self.runner.pip_install(env.venv, reqs, on_line=on_line)
@@ -328,7 +337,8 @@ class EnvironmentCatalog:
                 "first if you really want that."
             )
         if env.kind == "project":
-            await self.runner.remove(env.path, names, on_line=on_line)
+            async with self._project_change(env, on_line):
+                await self.runner.remove(env.path, names, on_line=on_line)
         else:
             assert env.venv is not None
             await self.runner.pip_uninstall(env.venv, names, on_line=on_line)

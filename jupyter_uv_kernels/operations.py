@@ -23,7 +23,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -47,7 +47,6 @@ from .errors import (
     NotAnEnvironment,
     OperationNotFound,
     UvKernelsError,
-    UvTimeout,
 )
 from .kernelspecs import read_specs
 from .provenance import describe, resolve_notebook, target_for_kernel, validate_kernel_name
@@ -103,6 +102,8 @@ class Operation:
     result: dict[str, Any] = dataclasses.field(default_factory=dict)
     cancel_requested: bool = False
     finalizing: bool = False
+    #: How the work ended, set before the finaliser runs (``state`` changes last).
+    outcome: State | None = None
     dropped_lines: int = 0
     task: asyncio.Task[None] | None = dataclasses.field(default=None, repr=False)
 
@@ -264,6 +265,7 @@ class OperationManager:
             self.log.exception("uv-kernels: operation %s (%s) crashed", op.id, op.action)
             state, message = "failed", f"Unexpected error: {type(e).__name__}: {e}"
         op.finalizing = True
+        op.outcome = state
         if self._finalize is not None:
             try:
                 op.environment = await self._finalize(op)
@@ -339,6 +341,10 @@ class EnvironmentIndex:
         self._update_lock: asyncio.Lock | None = None
         # realpath -> monotonic time an operation last finished on it (see _merge).
         self._touched: dict[str, float] = {}
+        # realpath -> why the env is known to lag its lock although the cheap estimate says
+        # "ready" (a change or a kernel-start sync did not complete and could not be undone).
+        # Kept across scans until an operation on the env succeeds.
+        self.known_drift: dict[str, str] = {}
 
     def _lock(self) -> asyncio.Lock:
         if self._update_lock is None:
@@ -434,6 +440,8 @@ class EnvironmentIndex:
             else:
                 by_real[real] = fresh
         envs = sorted(by_real.values(), key=lambda e: (e.root or "", e.path))
+        for env in envs:
+            self._apply_known_drift(env)
         self.catalog.reconciler.reconcile(
             envs, scanned_roots=result.roots, complete=not result.partial
         )
@@ -446,7 +454,22 @@ class EnvironmentIndex:
             return None
         if previous is not None and not env.workspace_members:
             env.workspace_members = list(previous.workspace_members)
+        self._apply_known_drift(env)
         return env
+
+    def _apply_known_drift(self, env: Environment) -> None:
+        problem = self.known_drift.get(os.path.realpath(env.path))
+        if problem is not None and env.status == "ready":
+            env.status = "out-of-sync"
+            env.problem = problem
+
+    def note_drift(self, path: str, problem: str | None) -> None:
+        """Record (or, with None, forget) that the env at ``path`` lags its lock."""
+        real = os.path.realpath(path)
+        if problem is None:
+            self.known_drift.pop(real, None)
+        else:
+            self.known_drift[real] = problem
 
     # -- after an operation -----------------------------------------------------------------
 
@@ -702,8 +725,7 @@ class EnvironmentService:
         env, real = await self._confined_env(env_id)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            async with _unchanged_on_failure(real):
-                await self.catalog.add_packages(await self._fresh(real), packages, on_line=on_line)
+            await self.catalog.add_packages(await self._fresh(real), packages, on_line=on_line)
             return f"Added {', '.join(packages)}."
 
         return self._submit("add", env, real, work)
@@ -720,8 +742,7 @@ class EnvironmentService:
             )
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            async with _unchanged_on_failure(real):
-                await self.catalog.remove_packages(await self._fresh(real), names, on_line=on_line)
+            await self.catalog.remove_packages(await self._fresh(real), names, on_line=on_line)
             return f"Removed {names[0]}."
 
         return self._submit("remove", env, real, work)
@@ -789,7 +810,15 @@ class EnvironmentService:
         return {"environment": updated.to_json(), "removed": removed}
 
     async def _finalize(self, op: Operation) -> dict[str, Any] | None:
-        """After every operation: re-inspect, reconcile kernelspecs, update the list."""
+        """After every operation: re-inspect, reconcile kernelspecs, update the list.
+
+        After a change that did not complete, the status comes from the exact answer
+        (``uv sync --check``), not the mtime estimate: the rollback re-syncs the env, but if
+        that failed too the list must not say "ready"."""
+        if op.outcome == "succeeded":
+            self.index.note_drift(op.path, None)
+        elif op.action in ("add", "remove", "sync", "register"):
+            await self._check_after_failure(op)
         if op.action == "register":
             env = await self.index.settle(op.path, reconcile=False, kernel=op.result.get("kernel"))
         else:
@@ -801,80 +830,17 @@ class EnvironmentService:
             )
         return env.to_json() if env is not None else None
 
-
-PROJECT_FILES = ("pyproject.toml", "uv.lock")
-
-#: path -> (content, atime_ns, mtime_ns), or None when the file did not exist.
-FileState = dict[str, "tuple[bytes, int, int] | None"]
-
-
-def _project_file_state(project: str) -> FileState:
-    state: FileState = {}
-    for name in PROJECT_FILES:
-        path = os.path.join(project, name)
+    async def _check_after_failure(self, op: Operation) -> None:
         try:
-            st = os.stat(path)
-            with open(path, "rb") as f:
-                state[path] = (f.read(), st.st_atime_ns, st.st_mtime_ns)
-        except FileNotFoundError:
-            state[path] = None
-        except OSError:
-            continue  # unreadable: leave it alone whatever happens
-    return state
-
-
-def _restore_project_files(before: FileState, *, content: bool) -> None:
-    """Put timestamps back where the content is unchanged; with ``content``, put the content
-    back too (uv was killed, so it could not restore the files itself)."""
-    for path, saved in before.items():
-        try:
-            with open(path, "rb") as f:
-                now: bytes | None = f.read()
-        except FileNotFoundError:
-            now = None
-        except OSError:
-            continue
-        if saved is None:
-            if now is not None and content:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            continue
-        data, atime, mtime = saved
-        if now != data:
-            if not content:
-                continue  # uv left a real change: never hide it
-            tmp = f"{path}.uv-kernels-restore"
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except OSError:
-                log.warning("uv-kernels: could not restore %s after a cancelled run", path)
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                continue
-        with contextlib.suppress(OSError):
-            os.utime(path, ns=(atime, mtime))
-
-
-@contextlib.asynccontextmanager
-async def _unchanged_on_failure(project: str) -> AsyncIterator[None]:
-    """Keep pyproject.toml and uv.lock as they were when ``uv add``/``uv remove`` does not
-    complete.
-
-    - uv failed on its own: it restores both files byte for byte, but by rewriting them, so
-      they look newer than the environment and the cheap drift estimate would call a healthy
-      project out-of-sync. The timestamps are put back too.
-    - uv was cancelled or timed out: it was killed before it could restore anything, so the
-      content is put back as well. The environment itself may be half-changed; a sync
-      (``uv sync --frozen``) makes it match the lock again.
-    """
-    before = await asyncio.to_thread(_project_file_state, project)
-    try:
-        yield
-    except (asyncio.CancelledError, UvTimeout):
-        await asyncio.shield(asyncio.to_thread(_restore_project_files, before, content=True))
-        raise
-    except BaseException:
-        await asyncio.shield(asyncio.to_thread(_restore_project_files, before, content=False))
-        raise
+            env = await asyncio.to_thread(self.catalog.inspect, op.path)
+            answer = await self.catalog.check_sync(env)
+        except UvKernelsError:
+            return  # no env, no uv: the estimate is all there is
+        if answer["checked"] and not answer["in_sync"]:
+            self.index.note_drift(
+                op.path,
+                f"The last {op.action} did not complete and the environment no longer matches "
+                f"uv.lock; run Sync (`uv sync --frozen --project {op.path}`).",
+            )
+        elif answer["checked"]:
+            self.index.note_drift(op.path, None)

@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from tornado.web import HTTPError
@@ -83,6 +84,10 @@ class UvProvisioner(LocalProvisioner):
 
     #: The environment of the kernel being started; None for specs that are not ours.
     target: Target | None = None
+    #: Set by the server extension: told ``(project, problem)`` when a kernel-start sync
+    #: fails (the env may be half-synced, whatever the mtimes say) and ``(project, None)``
+    #: when one succeeds, so the panel's status stays true.
+    drift_hook: ClassVar[Callable[[str, str | None], None] | None] = None
 
     def _owner(self) -> dict[str, Any] | None:
         metadata = getattr(self.kernel_spec, "metadata", None) or {}
@@ -166,19 +171,35 @@ class UvProvisioner(LocalProvisioner):
         self.log.info("uv-provisioner: uv sync --frozen in %s", project)
         try:
             await runner.sync(project)
-        except UvFailed as e:
-            reason = e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)
+        except UvKernelsError as e:
+            self._report_drift(
+                project,
+                "A kernel-start `uv sync --frozen` failed, so the environment may not match "
+                f"uv.lock; run Sync (`uv sync --frozen --project {project}`).",
+            )
+            self._raise_sync_failure(project, e)
+        self._report_drift(project, None)
+
+    @classmethod
+    def _report_drift(cls, project: str, problem: str | None) -> None:
+        hook = cls.drift_hook
+        if hook is not None:
+            hook(project, problem)
+
+    def _raise_sync_failure(self, project: str, error: UvKernelsError) -> None:
+        if isinstance(error, UvFailed):
+            stderr = error.stderr.strip()
+            reason = stderr.splitlines()[-1] if stderr else str(error)
             raise KernelStartError(
                 f"Cannot start the kernel for {project}: `uv sync --frozen` failed before start "
                 f"(sync_on_start='sync'): {reason}\n"
                 f"Fix the project, then run `uv sync --frozen --project {project}`; or set "
                 "c.UvKernels.sync_on_start = 'check' to start without syncing."
-            ) from e
-        except UvKernelsError as e:
-            raise KernelStartError(
-                f"Cannot start the kernel for {project}: {e.message}\n"
-                "Or set c.UvKernels.sync_on_start = 'check' to start without syncing."
-            ) from e
+            ) from error
+        raise KernelStartError(
+            f"Cannot start the kernel for {project}: {error.message}\n"
+            "Or set c.UvKernels.sync_on_start = 'check' to start without syncing."
+        ) from error
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Called by the KernelManager before every (re)start, on the server's event loop."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_project
+from tests.conftest import make_project, uv
 
 from .conftest import Api, PackageIndex, make_indexed_project, tree_snapshot
 
@@ -21,6 +21,11 @@ UNRESOLVABLE = "nonexistent-package-xyz-123==9.9"
 
 def project_files(project: Path) -> dict[str, bytes]:
     return {n: (project / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
+
+
+def in_sync(project: Path) -> bool:
+    """The exact answer a user gets from `uv sync --check`."""
+    return uv("sync", "--check", "--project", str(project), check=False).returncode == 0
 
 
 async def wait_for(event: Any, timeout: float) -> bool:
@@ -57,6 +62,8 @@ async def test_failed_add_leaves_pyproject_and_lock_byte_identical(api: Api, uv_
     assert op["state"] == "failed"
     assert "nonexistent-package-xyz-123" in op["message"]
     assert project_files(project) == before
+    # and the env matches the restored lock (uv had rebuilt the project's own package)
+    assert in_sync(project)
     assert op["environment"]["status"] == "ready"
 
 
@@ -71,6 +78,7 @@ async def test_failed_remove_leaves_pyproject_and_lock_byte_identical(
 
     assert op["state"] == "failed" and op["message"]
     assert project_files(project) == before
+    assert in_sync(project) and op["environment"]["status"] == "ready"
 
 
 @pytest.mark.parametrize("kind", ["project", "venv"])
@@ -120,8 +128,10 @@ async def test_cancel_mid_download_stops_uv_and_a_fresh_sync_repairs(
     assert cancelled["finished_at"] is not None
     # uv (the process holding the download) is gone: the index saw its connection close.
     assert await wait_for(package_index.client_gone, 10)
-    # uv was killed before it could undo its edit: the files are put back as they were.
+    # uv was killed before it could undo its edit: the files are put back as they were,
+    # and the env matches them, so the badge's "ready" is true.
     assert project_files(project) == before
+    assert in_sync(project) and cancelled["environment"]["status"] == "ready"
     # Cancelling again is harmless.
     again = (await api.delete("operations", op_id, expect=200)).body["operation"]
     assert again["state"] == "cancelled"
@@ -160,6 +170,7 @@ async def test_operation_timeout_fails_the_run_with_a_message(
     assert "operation_timeout" in op["message"] and "stopped after 2" in op["message"]
     assert await wait_for(package_index.client_gone, 10)
     assert project_files(project) == before
+    assert in_sync(project) and op["environment"]["status"] == "ready"
 
 
 async def test_cancel_a_queued_operation(

@@ -120,6 +120,9 @@ async def test_given_sync_mode_and_no_uv_when_a_kernel_starts_then_the_error_say
     api.serverapp.config.UvKernels.uv = "/nonexistent/uv"
     message = await start_fails(api, kernel)
     assert str(project) in message and "UvKernels.uv" in message
+    # and the list does not call the half-synced env "ready" (its mtimes look fresh)
+    env = await api.env_at(project, rescan=True)
+    assert env["status"] == "out-of-sync" and "Sync" in env["problem"]
 
 
 async def test_given_a_deleted_env_when_its_kernel_starts_then_the_error_names_path_and_fix(
