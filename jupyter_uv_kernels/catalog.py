@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from .config import UvKernels
+from .dependencies import annotate_packages, removal_options
 from .discovery import ScanOptions, ScanResult, scan_roots
 from .environments import (
     Environment,
@@ -326,7 +327,12 @@ class EnvironmentCatalog:
         return await asyncio.to_thread(self.inspect, env.path)
 
     async def remove_packages(
-        self, env: Environment, packages: object, *, on_line: LineCallback | None = None
+        self,
+        env: Environment,
+        packages: object,
+        *,
+        force: bool = False,
+        on_line: LineCallback | None = None,
     ) -> Environment:
         names = parse_package_names(packages)
         if not names:
@@ -336,9 +342,13 @@ class EnvironmentCatalog:
                 f"Removing ipykernel would break the kernel {env.kernel}; unregister the kernel "
                 "first if you really want that."
             )
+        options = [await removal_options(self.runner, env, n, force=force) for n in names]
         if env.kind == "project":
             async with self._project_change(env, on_line):
-                await self.runner.remove(env.path, names, on_line=on_line)
+                for name, name_options in zip(names, options, strict=True):
+                    await self.runner.remove(
+                        env.path, [name], options=name_options, on_line=on_line
+                    )
         else:
             assert env.venv is not None
             await self.runner.pip_uninstall(env.venv, names, on_line=on_line)
@@ -351,6 +361,8 @@ class EnvironmentCatalog:
             return out
         try:
             out["packages"] = await self.runner.pip_list(env.venv)
+            if env.kind == "project":
+                out["packages"] = annotate_packages(env.path, out["packages"])
         except UvFailed as e:
             out["packages_error"] = e.message
         out["drift"] = await self.check_sync(env)

@@ -161,7 +161,10 @@ class PackageHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
     async def delete(self, env_id: str, name: str) -> None:
-        self.accepted(await self.service.remove_package(env_id, name))
+        force = self.get_query_argument("force", "false")
+        if force not in ("true", "false"):
+            raise InvalidRequest(f"force must be true or false, not {force[:20]!r}.")
+        self.accepted(await self.service.remove_package(env_id, name, force=force == "true"))
 
 
 class KernelHandler(UvKernelsHandler):

@@ -37,6 +37,7 @@ from .catalog import (
     parse_requirements,
 )
 from .config import UvKernels
+from .dependencies import removal_options
 from .discovery import ScanResult
 from .environments import Environment, environment_id
 from .errors import (
@@ -730,7 +731,7 @@ class EnvironmentService:
 
         return self._submit("add", env, real, work)
 
-    async def remove_package(self, env_id: object, name: str) -> Operation:
+    async def remove_package(self, env_id: object, name: str, force: bool = False) -> Operation:
         names = parse_package_names([name])
         if not names:
             raise InvalidRequest("Give the name of the package to remove.")
@@ -740,9 +741,13 @@ class EnvironmentService:
                 f"Removing ipykernel would break the kernel {env.kernel}; unregister the kernel "
                 "first if you really want that."
             )
+        # Refused up front (409 naming what requires it), not queued as a uv run that fails.
+        await removal_options(self.catalog.runner, env, names[0], force=force)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            await self.catalog.remove_packages(await self._fresh(real), names, on_line=on_line)
+            await self.catalog.remove_packages(
+                await self._fresh(real), names, force=force, on_line=on_line
+            )
             return f"Removed {names[0]}."
 
         return self._submit("remove", env, real, work)

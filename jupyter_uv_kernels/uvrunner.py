@@ -262,9 +262,16 @@ class UvRunner:
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def remove(
-        self, project: str, names: Iterable[str], *, on_line: LineCallback | None = None
+        self,
+        project: str,
+        names: Iterable[str],
+        *,
+        options: Sequence[str] = (),
+        on_line: LineCallback | None = None,
     ) -> UvResult:
-        return await self.run(["remove", "--project", project, "--", *names], on_line=on_line)
+        """``uv remove``; ``options`` select the group (``--group dev``, ``--optional x``)."""
+        args = ["remove", "--project", project, *options]
+        return await self.run([*args, "--", *names], on_line=on_line)
 
     async def sync(
         self,
@@ -326,6 +333,17 @@ class UvRunner:
         )
         packages: list[dict[str, Any]] = json.loads(result.stdout or "[]")
         return packages
+
+    async def pip_required_by(self, venv: str, name: str) -> list[str]:
+        """Installed packages that require ``name`` (``uv pip show``'s Required-by)."""
+        result = await self.run(
+            ["pip", "show", "--python", _python(venv), "--", name], timeout=60, check=False
+        )
+        for line in result.stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "required-by":
+                return sorted(v.strip() for v in value.split(",") if v.strip())
+        return []
 
     async def pip_check(self, venv: str) -> UvResult:
         return await self.run(["pip", "check", "--python", _python(venv)], check=False, timeout=120)

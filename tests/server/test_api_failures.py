@@ -67,18 +67,19 @@ async def test_failed_add_leaves_pyproject_and_lock_byte_identical(api: Api, uv_
     assert op["environment"]["status"] == "ready"
 
 
-async def test_failed_remove_leaves_pyproject_and_lock_byte_identical(
+async def test_removing_what_is_no_dependency_is_refused_up_front_and_changes_nothing(
     api: Api, uv_root: Path
 ) -> None:
     project = make_project(uv_root / "p", "ipykernel")
     env = await api.env_at(project, rescan=True)
     before = project_files(project)
+    operations = len((await api.get("operations", expect=200)).body["operations"])
 
-    op = await api.run("DELETE", "environments", env["id"], "packages", "not-a-dependency")
+    reply = await api.delete("environments", env["id"], "packages", "not-a-dependency", expect=409)
 
-    assert op["state"] == "failed" and op["message"]
-    assert project_files(project) == before
-    assert in_sync(project) and op["environment"]["status"] == "ready"
+    assert "not a dependency" in reply.body["message"]
+    assert len((await api.get("operations", expect=200)).body["operations"]) == operations
+    assert project_files(project) == before and in_sync(project)
 
 
 @pytest.mark.parametrize("kind", ["project", "venv"])
