@@ -230,6 +230,7 @@ class EnvironmentCatalog:
         interpreter = await resolve_python(self.runner, python)
         names = {canonicalize_name(Requirement(r).name) for r in reqs}
         wanted = reqs if "ipykernel" in names else ["ipykernel", *reqs]
+        made_parent = await asyncio.to_thread(_make_parents, target)
         try:
             if kind == "project":
                 # uv rejects directory names that are not package names ("Ünïcode proj").
@@ -252,7 +253,7 @@ class EnvironmentCatalog:
                 await self.runner.pip_install(target, wanted, on_line=on_line)
         except BaseException:
             # Shielded: a cancelled create must still clean up before the cancel goes on.
-            await asyncio.shield(asyncio.to_thread(_undo_create, target, existed))
+            await asyncio.shield(asyncio.to_thread(_undo_create, target, existed, made_parent))
             raise
         env = await asyncio.to_thread(self.inspect, target)
         if register and env.gets_kernel:
@@ -376,10 +377,13 @@ class EnvironmentCatalog:
 
 def check_create_target(target: str) -> bool:
     """A new environment may go where nothing is, or into an empty directory; returns
-    whether the directory already existed."""
-    parent = os.path.dirname(target)
-    if not os.path.isdir(parent):
-        raise InvalidPath(f"The parent directory {parent} does not exist; create it first.")
+    whether the directory already existed. Missing parent folders are fine (``create``
+    makes them; the caller has confined ``target`` to a root)."""
+    ancestor = os.path.dirname(target)
+    while not os.path.lexists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise InvalidPath(f"{ancestor} is a file, not a folder; choose another location.")
     existed = os.path.lexists(target)
     if existed and (not os.path.isdir(target) or os.listdir(target)):
         raise Conflict(
@@ -390,8 +394,25 @@ def check_create_target(target: str) -> bool:
     return existed
 
 
-def _undo_create(target: str, existed: bool) -> None:
-    """Remove what a failed create made: the whole dir if we made it, else its new contents."""
+def _make_parents(target: str) -> str | None:
+    """Make the missing parent folders of ``target`` (``projects/2025/new``); returns the
+    topmost folder made, so a failed create can remove exactly that."""
+    top = None
+    parent = os.path.dirname(target)
+    while not os.path.lexists(parent):
+        top = parent
+        parent = os.path.dirname(parent)
+    if top is not None:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    return top
+
+
+def _undo_create(target: str, existed: bool, made_parent: str | None = None) -> None:
+    """Remove what a failed create made: the whole dir if we made it, else its new contents,
+    and the parent folders it made."""
+    if made_parent is not None:
+        shutil.rmtree(made_parent, ignore_errors=True)
+        return
     if not os.path.lexists(target):
         return
     if not existed:
