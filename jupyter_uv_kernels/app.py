@@ -18,7 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from .config import UvKernels
 from .handlers import SERVICE_SETTING, default_handlers, fallback_handlers
 from .operations import EnvironmentService
-from .provisioner import PROVISIONER_NAME, UvProvisioner
+from .provisioner import PROVISIONER_NAME, QuietKernelStartErrors, UvProvisioner
 
 #: jupyter_client's own default provisioner.
 LOCAL_PROVISIONER = "local-provisioner"
@@ -60,6 +60,7 @@ class UvKernelsApp(ExtensionApp):
         self.serverapp.io_loop.add_callback(self._start_service)
         self._use_uv_provisioner()
         UvProvisioner.drift_hook = self.service.index.note_drift
+        self.serverapp.log.addFilter(QuietKernelStartErrors())
 
     def _use_uv_provisioner(self) -> None:
         """Make ``uv-provisioner`` the server's default provisioner.

@@ -25,8 +25,10 @@ until the reconciler rewrites them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
+import textwrap
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -62,10 +64,50 @@ class KernelStartError(UvKernelsError, HTTPError):
     ordinary exception whose ``str`` is the message.
     """
 
+    #: 409: the environment's state keeps the kernel from starting, and the message says
+    #: what to run. A 5xx would make jupyter_server log it as a server error, headers and
+    #: all, for what is an expected, user-fixable condition.
+    status = 409
+
     def __init__(self, message: str) -> None:
+        message = wrap_for_dialog(message)
         UvKernelsError.__init__(self, message)
         # log_message is a %-format for tornado's own logging: keep a user's '%' literal.
-        HTTPError.__init__(self, 500, message.replace("%", "%%"))
+        HTTPError.__init__(self, self.status, message.replace("%", "%%"))
+
+
+#: JupyterLab shows the message in a <pre>: lines longer than this would be cut off.
+DIALOG_WIDTH = 78
+
+
+def wrap_for_dialog(message: str) -> str:
+    """Break the explanation into lines JupyterLab's "Error Starting Kernel" box can show;
+    the fix (a line starting with "Fix" or "Or") stays whole, on its own line, so it can be
+    copied."""
+    out = []
+    for line in message.splitlines():
+        if line.startswith(("Fix", "Or ")) or len(line) <= DIALOG_WIDTH:
+            out.append(line)
+        else:
+            out.append(
+                textwrap.fill(
+                    line, DIALOG_WIDTH, break_long_words=False, break_on_hyphens=False
+                )
+            )
+    return "\n".join(out)
+
+
+class QuietKernelStartErrors(logging.Filter):
+    """Drops jupyter_client's ERROR tracebacks for a :class:`KernelStartError`.
+
+    jupyter_client logs every failed start with ``log.exception``, twice (two nested
+    wrappers). For our expected, actionable errors, tornado's one WARNING line with the
+    message is enough; anything else is logged as before.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, KernelStartError)
 
 
 class UvProvisioner(LocalProvisioner):

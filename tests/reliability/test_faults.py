@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -158,13 +159,27 @@ def test_kernel_start_of_a_deleted_env_names_the_path_and_the_fix(
         # then the start fails with a message naming the environment and what to run
         assert r.status_code >= 400, r.text
         message = r.json()["message"]
-        assert str(venv) in message, message
+        assert str(venv) in " ".join(message.split()), message
         assert "jupyter uvkernel refresh" in message or "uv venv" in message, message
         assert "Traceback" not in message
+        # the same through a notebook session, as JupyterLab starts kernels
+        session = {"path": "a.ipynb", "type": "notebook", "name": "a.ipynb", "kernel": {}}
+        r = server.request(
+            "POST", "api/sessions", json_body={**session, "kernel": {"name": kernel}}
+        )
+        # (jupyter_server turns any error of a session start into a 500 with its text)
+        assert r.status_code >= 400 and "Cannot start" in r.json()["message"], r.text
         # and the server lives on; the next scan drops the dead kernel
         listing = server.rescan()
         assert listing["environments"] == []
         assert kernel not in server.get_json("api/kernelspecs")["kernelspecs"]
+        # The log has the expected error as warnings, with no ERROR traceback for it
+        log = server.log_text()
+        assert "Cannot start the kernel" in log
+        assert "KernelStartError" not in log and "Traceback" not in log, server.log_tail(60)
+        # and the first SIGTERM stops the server
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(20) is not None
     survived("environment deleted before kernel start")
 
 
