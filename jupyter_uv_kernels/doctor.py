@@ -16,6 +16,7 @@ from typing import Any, Literal
 from jupyter_core.paths import jupyter_path
 
 from .catalog import EnvironmentCatalog
+from .environments import Environment
 from .errors import UvKernelsError
 from .kernelspecs import spec_environment_exists
 
@@ -157,6 +158,8 @@ async def run_doctor(catalog: EnvironmentCatalog) -> list[Finding]:
             else None,
         )
     )
+    catalog.reconciler.annotate(result.environments)
+    findings += _environment_findings(result.environments)
     broken = [e for e in result.environments if e.status == "broken"]
     if broken:
         shown = "; ".join(f"{e.path}: {e.problem}" for e in broken[:3])
@@ -222,3 +225,46 @@ async def run_doctor(catalog: EnvironmentCatalog) -> list[Finding]:
             )
         )
     return findings
+
+
+def _environment_findings(envs: list[Environment]) -> list[Finding]:
+    """Environments that need the user: no env yet, no ipykernel, or no kernel."""
+
+    def finding(check: str, chosen: list[Environment], text: str, fix: str) -> Finding:
+        shown = ", ".join(e.path for e in chosen[:3])
+        more = f" and {len(chosen) - 3} more" if len(chosen) > 3 else ""
+        return Finding(check, "warning", f"{len(chosen)} {text}: {shown}{more}.", fix)
+
+    out = []
+    missing = [e for e in envs if e.status == "no-environment"]
+    if missing:
+        out.append(
+            finding(
+                "no environment",
+                missing,
+                "projects have a uv.lock but no .venv yet, so no kernel",
+                f"jupyter uvkernel sync {missing[0].path}",
+            )
+        )
+    no_ipykernel = [e for e in envs if e.status == "needs-ipykernel"]
+    if no_ipykernel:
+        out.append(
+            finding(
+                "no ipykernel",
+                no_ipykernel,
+                "environments have no ipykernel, so no kernel",
+                f"jupyter uvkernel install {no_ipykernel[0].path}",
+            )
+        )
+    no_kernel = [e for e in envs if e.gets_kernel and not e.kernel]
+    if no_kernel:
+        out.append(
+            finding(
+                "no kernel",
+                no_kernel,
+                "environments could run a kernel but have none registered (unregistered, or "
+                "not refreshed since they were made)",
+                f"jupyter uvkernel install {no_kernel[0].path}  (or jupyter uvkernel refresh)",
+            )
+        )
+    return out

@@ -113,8 +113,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         ("install", str(tmp_path / "plain-dir")),
         ("sync", str(tmp_path / "plain-dir")),
         ("remove", "no-such-kernel"),
-        ("create", str(tmp_path / "x"), "--python", "2.1"),
+        ("create", str(tmp_path / "x"), "--python", "2.1", "--root", str(tmp_path)),
         ("create", str(tmp_path / "y"), "--index-url=http://evil"),
+        # mistyped options and commands are named, never ignored
+        ("list", "--jsn"),
+        ("list", "--roots", str(tmp_path)),
+        ("list", "extra-word"),
+        ("lst",),
+        (),
+        ("list", "--root", str(tmp_path / "nonexistent")),
+        # create stays inside the roots, as the REST API does
+        ("create", "/etc/uv-kernels-test", "--root", str(tmp_path)),
     ):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
@@ -123,6 +132,55 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert "error:" in lines[-1] and len(lines) <= 2, args
         assert "Traceback" not in proc.stderr and "usage:" not in proc.stderr, args
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    assert not Path("/etc/uv-kernels-test").exists()
+
+
+def test_given_a_typo_then_the_error_suggests_the_option(tmp_path: Path) -> None:
+    assert "did you mean --json?" in run_cli("list", "--jsn").stderr
+    assert "did you mean --root?" in run_cli("list", "--roots", str(tmp_path)).stderr
+    assert "unknown command 'lst'" in run_cli("lst").stderr
+
+
+def test_given_top_level_help_then_it_shows_the_commands_and_root() -> None:
+    text = run_cli("--help", check=True).stdout
+    assert "--root DIR" in text
+    for command in ("list", "install", "create", "sync", "doctor", "check"):
+        assert f"\n  {command} " in text, command
+    assert "--Application.log_level" not in text  # not traitlets' generic options
+
+
+def test_given_a_clone_without_venv_when_checked_then_it_says_create_not_out_of_sync(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path / "root" / "clone", "six")
+    shutil.rmtree(project / ".venv")
+    done = run_cli("sync", "--check", str(project))
+    assert done.returncode == 1
+    assert "has no environment yet" in done.stderr and "out of sync" not in done.stderr
+    assert f"jupyter uvkernel sync {project}" in done.stderr
+
+
+def test_given_an_out_of_sync_project_when_checked_then_the_fix_is_named(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "root" / "p", "six")
+    uv("pip", "uninstall", "--python", str(project / ".venv/bin/python"), "six")
+    done = run_cli("sync", "--check", str(project))
+    assert done.returncode == 1
+    assert f"`jupyter uvkernel sync {project}` (uv sync --frozen)" in done.stderr
+
+
+def test_given_envs_that_need_the_user_then_doctor_warns_with_the_fix(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    clone = make_project(root / "clone", "six")
+    shutil.rmtree(clone / ".venv")
+    ready = make_project(root / "ready", "ipykernel")
+    report = json.loads(run_cli("doctor", "--json", "--root", str(root)).stdout)
+    by_check = {f["check"]: f for f in report["findings"]}
+    assert by_check["no environment"]["level"] == "warning"
+    assert str(clone) in by_check["no environment"]["message"]
+    assert by_check["no environment"]["fix"] == f"jupyter uvkernel sync {clone}"
+    # never registered (no refresh ran): a ready env without a kernel
+    assert str(ready) in by_check["no kernel"]["message"]
+    assert by_check["no kernel"]["fix"].startswith(f"jupyter uvkernel install {ready}")
 
 
 def test_doctor_reports_and_exits_nonzero_on_errors(tmp_path: Path) -> None:
