@@ -90,9 +90,7 @@ def wrap_for_dialog(message: str) -> str:
             out.append(line)
         else:
             out.append(
-                textwrap.fill(
-                    line, DIALOG_WIDTH, break_long_words=False, break_on_hyphens=False
-                )
+                textwrap.fill(line, DIALOG_WIDTH, break_long_words=False, break_on_hyphens=False)
             )
     return "\n".join(out)
 
