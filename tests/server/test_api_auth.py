@@ -28,6 +28,7 @@ ROUTES = [
     ("DELETE", ("operations", "0123")),
     ("POST", ("refresh",)),
     ("GET", ("pythons",)),
+    ("GET", ("provenance",)),
     ("GET", ("openapi.json",)),
 ]
 
