@@ -1,6 +1,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { errorMessage, requestAPI } from './api';
@@ -8,6 +9,7 @@ import { IPanelActions } from './components/common';
 import { uvEnvironmentsIcon } from './icons';
 import { UvKernelsModel } from './model';
 import { connectNotifications } from './notifications';
+import { ProvenanceRecorder } from './provenance';
 import {
   DEFAULT_SETTINGS,
   IEnvironment,
@@ -23,6 +25,9 @@ export { UvKernelsModel } from './model';
 export { requestAPI, UvKernelsError } from './api';
 
 const PLUGIN_ID = 'jupyter-uv-kernels:plugin';
+
+/** The kernelspec that runs the uv project a notebook is in (written by the server). */
+const PROJECT_KERNEL = 'uv-project';
 
 namespace CommandIDs {
   export const open = 'uv-kernels:open';
@@ -40,7 +45,8 @@ function readSettings(settings: ISettingRegistry.ISettings): IUvKernelsSettings 
     showPlainVenvs: get('showPlainVenvs'),
     confirmDestructiveActions: get('confirmDestructiveActions'),
     operationPollInterval: get('operationPollInterval'),
-    keepFinishedOperations: get('keepFinishedOperations')
+    keepFinishedOperations: get('keepFinishedOperations'),
+    recordProvenance: get('recordProvenance')
   };
 }
 
@@ -49,12 +55,13 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
   description: 'A sidebar listing every uv environment under your roots, with its kernel.',
   autoStart: true,
   provides: IUvKernels,
-  optional: [ILayoutRestorer, ISettingRegistry, ICommandPalette],
+  optional: [ILayoutRestorer, ISettingRegistry, ICommandPalette, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null
   ): IUvKernelsModel => {
     const model = new UvKernelsModel({ request: requestAPI });
     const { commands, serviceManager } = app;
@@ -65,9 +72,41 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
       });
     };
     model.kernelsChanged.connect(refreshKernelspecs);
+    // A finished scan may have written kernelspecs (uv-project among them) the page has not seen.
+    let lastScan: string | null = null;
+    model.changed.connect(() => {
+      if (model.scannedAt !== null && model.scannedAt !== lastScan) {
+        if (lastScan !== null) {
+          refreshKernelspecs();
+        }
+        lastScan = model.scannedAt;
+      }
+    });
 
     const fileBrowserPath = (env: IEnvironment): string | null =>
       relativeToServerRoot(env.path, PageConfig.getOption('serverRoot'));
+
+    const canOpenInProject = (env: IEnvironment): boolean =>
+      env.kind === 'project' &&
+      env.kernel !== null &&
+      fileBrowserPath(env) !== null &&
+      !!serviceManager.kernelspecs.specs?.kernelspecs[PROJECT_KERNEL];
+
+    // Settings arrive asynchronously: record nothing until they are known.
+    const provenance = notebooks
+      ? new ProvenanceRecorder({
+          tracker: notebooks,
+          kernelspecs: serviceManager.kernelspecs,
+          request: requestAPI,
+          enabled: settingRegistry === null && DEFAULT_SETTINGS.recordProvenance
+        })
+      : null;
+    const applySettings = (settings: IUvKernelsSettings): void => {
+      model.settings = settings;
+      if (provenance) {
+        provenance.enabled = settings.recordProvenance;
+      }
+    };
 
     const actions: IPanelActions = {
       runOperation: async start => {
@@ -107,7 +146,7 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
           Notification.error(errorMessage(error), { autoClose: false });
         }
       },
-      openNotebook: async env => {
+      openNotebook: async (env, options = {}) => {
         if (!env.kernel) {
           return;
         }
@@ -115,14 +154,17 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
           // The kernelspec may be seconds old; make sure the frontend knows it.
           await serviceManager.kernelspecs.refreshSpecs();
           const cwd = env.kind === 'project' ? fileBrowserPath(env) : null;
+          const inProject = !!options.inProject && canOpenInProject(env);
           await commands.execute('notebook:create-new', {
-            kernelName: env.kernel,
+            kernelName: inProject ? PROJECT_KERNEL : env.kernel,
             ...(cwd !== null ? { cwd } : {})
           });
         } catch (error) {
           Notification.error(errorMessage(error), { autoClose: false });
         }
       },
+      canOpenInProject,
+      kernelspecsChanged: serviceManager.kernelspecs.specsChanged,
       fileBrowserPath,
       showInFileBrowser: async env => {
         const path = fileBrowserPath(env);
@@ -181,13 +223,12 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
       settingRegistry
         .load(PLUGIN_ID)
         .then(settings => {
-          model.settings = readSettings(settings);
-          settings.changed.connect(() => {
-            model.settings = readSettings(settings);
-          });
+          applySettings(readSettings(settings));
+          settings.changed.connect(() => applySettings(readSettings(settings)));
         })
         .catch(error => {
           console.warn('jupyter-uv-kernels: settings not loaded, using defaults', error);
+          applySettings({ ...DEFAULT_SETTINGS });
         })
         .finally(start);
     } else {

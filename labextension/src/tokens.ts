@@ -112,6 +112,8 @@ export interface IUvKernelsSettings {
   confirmDestructiveActions: boolean;
   operationPollInterval: number;
   keepFinishedOperations: number;
+  /** Write `metadata.uv_kernels` on save (provenance.ts). */
+  recordProvenance: boolean;
 }
 
 export const DEFAULT_SETTINGS: IUvKernelsSettings = {
@@ -119,7 +121,8 @@ export const DEFAULT_SETTINGS: IUvKernelsSettings = {
   showPlainVenvs: true,
   confirmDestructiveActions: true,
   operationPollInterval: 0.5,
-  keepFinishedOperations: 5
+  keepFinishedOperations: 5,
+  recordProvenance: true
 };
 
 /** The state of the panel: environments, operations, and the actions on them. */

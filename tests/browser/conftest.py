@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,11 @@ class Lab:
         return self.log_path.read_text(errors="replace")
 
 
-def start_lab(root: Path, home: Path, uv_cache_dir: Path, log_path: Path) -> Lab:
+def start_lab(
+    root: Path, home: Path, uv_cache_dir: Path, log_path: Path, extra_args: Sequence[str] = ()
+) -> Lab:
+    """``extra_args`` are added to jupyter lab's command line (e.g. another
+    ``--UvKernels.roots=DIR``: repeated, a list option gains an item)."""
     env = hermetic_environ(home, uv_cache_dir)
     quiet_lab_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
     port = free_port()
@@ -137,6 +141,7 @@ def start_lab(root: Path, home: Path, uv_cache_dir: Path, log_path: Path) -> Lab
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         # window.jupyterapp: lets tests run commands (open the launcher, change the theme).
         "--LabApp.expose_app_in_browser=True",
+        *extra_args,
     ]
     log = log_path.open("wb")
     process = subprocess.Popen(argv, env=env, cwd=str(root), stdout=log, stderr=subprocess.STDOUT)

@@ -4,7 +4,10 @@ import { closeIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
 import { errorMessage } from '../api';
 import { IEnvironment, IEnvironmentDetails, ITrackedOperation, IUvKernelsModel } from '../tokens';
 import { parseRequirements } from '../validate';
-import { IPanelActions, TextButton } from './common';
+import { IPanelActions, TextButton, useSignals } from './common';
+
+/** The display name of the `uv-project` kernelspec. */
+const PROJECT_KERNEL_LABEL = "Python (this folder's uv project)";
 
 interface IProps {
   env: IEnvironment;
@@ -20,6 +23,8 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   const [loading, setLoading] = React.useState(false);
   const [packagesText, setPackagesText] = React.useState('');
   const [inputError, setInputError] = React.useState<string | null>(null);
+  // "New notebook in project" appears once the uv-project kernelspec is known.
+  useSignals(actions.kernelspecsChanged);
 
   const load = React.useCallback(async () => {
     setLoading(true);
@@ -85,6 +90,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   };
 
   const fileBrowserPath = actions.fileBrowserPath(env);
+  const inProject = actions.canOpenInProject(env);
   const inputId = `jp-UvKernels-add-${env.id}`;
   const errorId = `${inputId}-error`;
 
@@ -136,10 +142,38 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
             Register kernel
           </TextButton>
         )}
-        {env.kernel && (
+        {env.kernel && inProject && (
+          <>
+            <TextButton
+              accept
+              aria-label={`New notebook in project ${env.name}`}
+              title={
+                `Create a notebook in ${env.name}'s folder on the kernel "${PROJECT_KERNEL_LABEL}". ` +
+                'It runs the uv project the notebook is in, so the saved notebook opens in ' +
+                'any clone of the project, at any path.'
+              }
+              onClick={() => void actions.openNotebook(env, { inProject: true })}
+            >
+              New notebook in project
+            </TextButton>
+            <TextButton
+              aria-label={`New notebook on this kernel (${env.name})`}
+              title={
+                `Create a notebook on this environment's own kernel (${env.kernel}), for ` +
+                'notebooks kept outside the project. A clone at another path has another ' +
+                'kernel name, so there the notebook asks for a kernel.'
+              }
+              onClick={() => void actions.openNotebook(env)}
+            >
+              New notebook on this kernel
+            </TextButton>
+          </>
+        )}
+        {env.kernel && !inProject && (
           <TextButton
             accept
             aria-label={`New notebook with the ${env.name} kernel`}
+            title={`Create a notebook on the kernel of this environment (${env.kernel})`}
             onClick={() => void actions.openNotebook(env)}
           >
             New notebook

@@ -11,7 +11,19 @@ export interface IPanelActions {
   /** Ask before a destructive action (unless the user turned confirmations off). */
   confirm(title: string, body: string, acceptLabel: string): Promise<boolean>;
   unregisterKernel(env: IEnvironment): Promise<void>;
-  openNotebook(env: IEnvironment): Promise<void>;
+  /**
+   * Open a new notebook on the environment's own kernel or, with `inProject`, in the
+   * project's folder on the `uv-project` kernel (which runs whichever project the notebook
+   * is in, so the saved notebook works in any clone).
+   */
+  openNotebook(env: IEnvironment, options?: { inProject?: boolean }): Promise<void>;
+  /**
+   * Whether "New notebook in project" can be offered: a project with a kernel, under the
+   * server root, while the `uv-project` kernelspec exists.
+   */
+  canOpenInProject(env: IEnvironment): boolean;
+  /** Emitted when the answer of `canOpenInProject` may have changed. */
+  readonly kernelspecsChanged: ISignal<any, any>;
   /** The env's path relative to the server root, or null if the file browser cannot reach it. */
   fileBrowserPath(env: IEnvironment): string | null;
   showInFileBrowser(env: IEnvironment): Promise<void>;
