@@ -17,8 +17,8 @@ from jupyter_server.extension.application import ExtensionApp
 
 from .config import UvKernels
 from .handlers import SERVICE_SETTING, default_handlers, fallback_handlers
-from .operations import EnvironmentService
 from .provisioner import PROVISIONER_NAME, QuietKernelStartErrors, UvProvisioner
+from .service import EnvironmentService
 
 #: jupyter_client's own default provisioner.
 LOCAL_PROVISIONER = "local-provisioner"

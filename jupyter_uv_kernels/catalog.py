@@ -1,8 +1,13 @@
-"""The domain façade shared by the CLI and the server: scan, inspect, create, change, register.
+"""The domain layer the CLI and the server share: scan, inspect, create, change, register.
 
-It owns one configuration, one uv runner and one kernelspec reconciler. It validates every
-user-supplied path and requirement before anything reaches the filesystem or uv, and it
-raises only typed errors from :mod:`errors`. It knows nothing about HTTP or tornado.
+There is one such layer. The CLI calls it directly; the server's service
+(:mod:`service`) calls the same methods inside operations. It owns one configuration, one
+uv runner (the only place uv command lines are built) and one kernelspec reconciler. It
+validates every user-supplied path and requirement (:mod:`user_input`) before anything
+reaches the filesystem or uv, and it raises only typed errors from :mod:`errors`. It knows
+nothing about HTTP, tornado or queues. A new action on environments (say, an upgrade)
+starts here, as a method that calls the uv runner; the service then offers it as an
+operation and a handler as a route.
 """
 
 from __future__ import annotations
@@ -10,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement as _BadRequirement
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from .config import UvKernels
+from .create_target import check_create_target, make_parent_folders, undo_create
 from .dependencies import annotate_packages, removal_options
 from .discovery import ScanOptions, ScanResult, scan_roots
 from .environments import (
@@ -31,7 +35,6 @@ from .environments import (
 )
 from .errors import (
     Conflict,
-    InvalidPath,
     InvalidRequest,
     InvalidRequirement,
     NotAnEnvironment,
@@ -41,73 +44,16 @@ from .errors import (
 from .kernelspecs import KernelspecReconciler, ReconcileResult
 from .pythons import resolve_python
 from .rollback import project_change
+from .user_input import parse_package_names, parse_requirements, validate_path_string
 from .uvrunner import LineCallback, UvRunner
 
-MAX_PATH_LENGTH = 4096
-MAX_REQUIREMENTS = 100
-MAX_REQUIREMENT_LENGTH = 1000
-
-
-def validate_path_string(value: object, what: str = "path") -> str:
-    """Reject values no sane path has before touching the filesystem."""
-    if not isinstance(value, str):
-        raise InvalidPath(f"{what} must be a string, not {type(value).__name__}.")
-    if not value.strip():
-        raise InvalidPath(f"{what} is empty; give a directory inside one of the roots.")
-    if len(value) > MAX_PATH_LENGTH:
-        raise InvalidPath(
-            f"{what} is {len(value)} characters long; the limit is {MAX_PATH_LENGTH}."
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidPath(f"{what} contains a NUL or control character; remove it.")
-    # JSON can carry lone surrogates ("\ud800"), which no filesystem call can encode.
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise InvalidPath(f"{what} contains an unpaired UTF-16 surrogate; send valid UTF-8 text.")
-    return value
-
-
-def parse_requirements(values: object) -> list[str]:
-    """PEP 508 requirements, as normalised strings. Option-shaped strings never pass."""
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise InvalidRequirement("packages must be a list of PEP 508 requirement strings.")
-    if len(values) > MAX_REQUIREMENTS:
-        raise InvalidRequirement(f"At most {MAX_REQUIREMENTS} packages per request.")
-    out = []
-    for raw in values:
-        text = raw.strip()
-        if not text:
-            continue
-        if len(text) > MAX_REQUIREMENT_LENGTH:
-            raise InvalidRequirement(f"The requirement {text[:40]!r}… is too long.")
-        if text.startswith("-"):
-            raise InvalidRequirement(
-                f"{text!r} looks like a command-line option, not a package; give requirements "
-                "such as 'numpy' or 'xarray>=2024.1' (index options belong in uv's config)."
-            )
-        try:
-            req = Requirement(text)
-        except _BadRequirement as e:
-            raise InvalidRequirement(
-                f"{text!r} is not a valid requirement ({e}); use PEP 508 form, e.g. 'numpy>=2'."
-            ) from None
-        out.append(str(req))
-    return out
-
-
-def parse_package_names(values: object) -> list[str]:
-    """Names of installed packages to remove (no versions, no options)."""
-    reqs = parse_requirements(values)
-    names = []
-    for text in reqs:
-        req = Requirement(text)
-        if req.specifier or req.url or req.marker:
-            raise InvalidRequirement(
-                f"{text!r}: give only the package name to remove, e.g. {req.name!r}."
-            )
-        names.append(req.name)
-    return names
+__all__ = [
+    "EnvironmentCatalog",
+    "check_create_target",
+    "parse_package_names",
+    "parse_requirements",
+    "validate_path_string",
+]
 
 
 class EnvironmentCatalog:
@@ -230,7 +176,7 @@ class EnvironmentCatalog:
         interpreter = await resolve_python(self.runner, python)
         names = {canonicalize_name(Requirement(r).name) for r in reqs}
         wanted = reqs if "ipykernel" in names else ["ipykernel", *reqs]
-        made_parent = await asyncio.to_thread(_make_parents, target)
+        made_parent = await asyncio.to_thread(make_parent_folders, target)
         try:
             if kind == "project":
                 # uv rejects directory names that are not package names ("Ünïcode proj").
@@ -253,7 +199,7 @@ class EnvironmentCatalog:
                 await self.runner.pip_install(target, wanted, on_line=on_line)
         except BaseException:
             # Shielded: a cancelled create must still clean up before the cancel goes on.
-            await asyncio.shield(asyncio.to_thread(_undo_create, target, existed, made_parent))
+            await asyncio.shield(asyncio.to_thread(undo_create, target, existed, made_parent))
             raise
         env = await asyncio.to_thread(self.inspect, target)
         if register and env.gets_kernel:
@@ -373,55 +319,3 @@ class EnvironmentCatalog:
             "output": "\n".join(x for x in (check.stdout, check.stderr) if x).strip(),
         }
         return out
-
-
-def check_create_target(target: str) -> bool:
-    """A new environment may go where nothing is, or into an empty directory; returns
-    whether the directory already existed. Missing parent folders are fine (``create``
-    makes them; the caller has confined ``target`` to a root)."""
-    ancestor = os.path.dirname(target)
-    while not os.path.lexists(ancestor) and os.path.dirname(ancestor) != ancestor:
-        ancestor = os.path.dirname(ancestor)
-    if not os.path.isdir(ancestor):
-        raise InvalidPath(f"{ancestor} is a file, not a folder; choose another location.")
-    existed = os.path.lexists(target)
-    if existed and (not os.path.isdir(target) or os.listdir(target)):
-        raise Conflict(
-            f"{target} already exists and is not empty; choose a new name, or register the "
-            f"existing environment (`jupyter uvkernel install {target}`, or its Register "
-            "kernel action in the panel)."
-        )
-    return existed
-
-
-def _make_parents(target: str) -> str | None:
-    """Make the missing parent folders of ``target`` (``projects/2025/new``); returns the
-    topmost folder made, so a failed create can remove exactly that."""
-    top = None
-    parent = os.path.dirname(target)
-    while not os.path.lexists(parent):
-        top = parent
-        parent = os.path.dirname(parent)
-    if top is not None:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-    return top
-
-
-def _undo_create(target: str, existed: bool, made_parent: str | None = None) -> None:
-    """Remove what a failed create made: the whole dir if we made it, else its new contents,
-    and the parent folders it made."""
-    if made_parent is not None:
-        shutil.rmtree(made_parent, ignore_errors=True)
-        return
-    if not os.path.lexists(target):
-        return
-    if not existed:
-        shutil.rmtree(target, ignore_errors=True)
-        return
-    for entry in os.listdir(target):
-        full = os.path.join(target, entry)
-        with contextlib.suppress(OSError):
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            else:
-                os.unlink(full)

@@ -9,9 +9,7 @@ resource. Typed domain errors become ``{"message": ...}`` with their status in o
 from __future__ import annotations
 
 import json
-from functools import cache
 from http.client import responses
-from importlib.resources import files
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -20,20 +18,15 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .errors import InvalidRequest, PayloadTooLarge, UvKernelsError
-from .operations import EnvironmentService, Operation
+from .operation_queue import Operation
+from .request_bodies import check_body, openapi_document
+from .service import EnvironmentService
 
 #: Authorization resource of every route (Authorizer.is_authorized sees it).
 AUTH_RESOURCE = "uv_kernels"
 #: Key of the EnvironmentService in the tornado settings.
 SERVICE_SETTING = "uv_kernels_service"
 PREFIX = "uv-kernels"
-
-
-@cache
-def openapi_document() -> dict[str, Any]:
-    text = files(__package__).joinpath("openapi.json").read_text("utf-8")
-    document: dict[str, Any] = json.loads(text)
-    return document
 
 
 class UvKernelsHandler(APIHandler):
@@ -64,20 +57,21 @@ class UvKernelsHandler(APIHandler):
                 f"The request body is larger than {limit} bytes (UvKernels.max_request_bytes)."
             )
 
-    def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object; an empty body is ``{}``."""
+    def json_body(self, schema: str, what: str) -> dict[str, Any]:
+        """The request body, checked against ``components.schemas[schema]`` of the published
+        OpenAPI document (:mod:`request_bodies`); an empty body is ``{}``."""
+        return check_body(schema, self._parse_json(), what)
+
+    def _parse_json(self) -> Any:
         raw = self.request.body or b""
         if not raw.strip():
             return {}
         try:
-            body = json.loads(raw)
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidRequest(f"The request body is not valid JSON: {e}.") from None
         except RecursionError:  # "[[[[…" deeper than the parser's recursion limit
             raise InvalidRequest("The request body is nested too deeply to be parsed.") from None
-        if not isinstance(body, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-        return body
 
     def reply(self, data: dict[str, Any], status: int = 200) -> None:
         self.set_status(status)
@@ -89,7 +83,7 @@ class UvKernelsHandler(APIHandler):
             "Location",
             url_path_join(self.base_url, PREFIX, "operations", op.id),
         )
-        self.reply({"operation": op.to_json()}, status=202)
+        self.reply({"operation": self.service.operation_json(op)}, status=202)
 
     # -- the one place errors become HTTP ------------------------------------------------
 
@@ -133,7 +127,7 @@ class EnvironmentsHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.accepted(await self.service.create(self.json_body()))
+        self.accepted(await self.service.create(self.json_body("CreateRequest", "create")))
 
 
 class EnvironmentHandler(UvKernelsHandler):
@@ -147,14 +141,15 @@ class SyncHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
     async def post(self, env_id: str) -> None:
-        self.accepted(await self.service.sync(env_id, self.json_body()))
+        self.accepted(await self.service.sync(env_id, self.json_body("SyncRequest", "sync")))
 
 
 class PackagesHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
     async def post(self, env_id: str) -> None:
-        self.accepted(await self.service.add_packages(env_id, self.json_body()))
+        body = self.json_body("PackagesRequest", "add packages")
+        self.accepted(await self.service.add_packages(env_id, body))
 
 
 class PackageHandler(UvKernelsHandler):
@@ -171,7 +166,8 @@ class KernelHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
     async def post(self, env_id: str) -> None:
-        self.accepted(await self.service.register_kernel(env_id, self.json_body()))
+        body = self.json_body("KernelRequest", "register kernel")
+        self.accepted(await self.service.register_kernel(env_id, body))
 
     @web.authenticated
     @authorized

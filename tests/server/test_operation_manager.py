@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from jupyter_uv_kernels.errors import UvKernelsError
-from jupyter_uv_kernels.operations import Operation, OperationManager
+from jupyter_uv_kernels.operation_queue import Operation, OperationManager
 from jupyter_uv_kernels.uvrunner import LineCallback
 
 
@@ -21,7 +21,7 @@ async def quick(op: Operation, on_line: LineCallback) -> str:
 async def test_history_keeps_the_newest_finished_operations() -> None:
     manager = OperationManager(max_concurrent=2, history=5)
     ops = [
-        manager.submit("sync", path=f"/e{i}", key=f"/e{i}", env_id=None, work=quick)
+        manager.submit("sync", path=f"/e{i}", key=f"/e{i}", subject_id=None, work=quick)
         for i in range(8)
     ]
     await asyncio.gather(*(op.task for op in ops if op.task))
@@ -36,7 +36,7 @@ async def test_history_keeps_the_newest_finished_operations() -> None:
 
 async def test_cancel_right_after_submit_ends_cancelled() -> None:
     manager = OperationManager(max_concurrent=1)
-    op = manager.submit("sync", path="/e", key="/e", env_id=None, work=quick)
+    op = manager.submit("sync", path="/e", key="/e", subject_id=None, work=quick)
 
     await manager.shutdown()  # before the task ran a single step
 
@@ -49,7 +49,7 @@ async def test_domain_errors_fail_the_run_with_their_message() -> None:
         raise UvKernelsError("uv said no; run `uv lock` first.")
 
     manager = OperationManager(max_concurrent=1)
-    op = manager.submit("sync", path="/e", key="/e", env_id=None, work=broken)
+    op = manager.submit("sync", path="/e", key="/e", subject_id=None, work=broken)
     assert op.task is not None
     await op.task
     assert op.state == "failed" and op.message == "uv said no; run `uv lock` first."

@@ -1,0 +1,43 @@
+"""The module map in the README is the tree; domain modules stay out of HTTP; files stay small."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "jupyter_uv_kernels"
+README = PACKAGE.parent / "README.md"
+#: The only modules that may import tornado (the HTTP layer, and the provisioner's error).
+HTTP_MODULES = {"handlers", "provisioner"}
+
+
+def modules() -> set[str]:
+    return {p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "_version")}
+
+
+def test_given_the_readme_module_map_then_it_names_exactly_the_modules_in_the_tree() -> None:
+    text = README.read_text()
+    table = text[text.index("| module | its one job |") :]
+    table = table[: table.index("\n\n")]
+    named = set()
+    for row in table.splitlines()[2:]:
+        named |= set(re.findall(r"`([a-z_]+)`", row.split("|")[1]))
+    assert named == modules(), (sorted(named - modules()), sorted(modules() - named))
+
+
+def test_given_a_domain_module_then_it_does_not_import_tornado() -> None:
+    offenders = [
+        name
+        for name in modules() - HTTP_MODULES
+        if re.search(r"^\s*(from|import) tornado", (PACKAGE / f"{name}.py").read_text(), re.M)
+    ]
+    assert offenders == []
+
+
+def test_given_any_module_then_it_is_under_400_lines_or_says_why() -> None:
+    long = []
+    for path in PACKAGE.glob("*.py"):
+        text = path.read_text()
+        if text.count("\n") > 400 and "longer than 400 lines because" not in text:
+            long.append((path.name, text.count("\n")))
+    assert long == []
