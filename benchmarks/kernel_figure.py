@@ -1,11 +1,18 @@
-"""Figure (d): kernel start to the first ``kernel_info`` reply, uv-provisioner against plain.
+"""Figure (d): kernel start to the first ``kernel_info`` reply, our kernelspec against plain.
 
 Both kernels run the same interpreter of the same uv project (ipykernel, bytecode compiled).
-The uv spec is the one the reconciler writes (``uv-provisioner``, here with
-``sync_on_start=check``, so every start runs ``uv sync --check``); the plain spec has the same
-argv and no provisioner. Kernels are started with jupyter_client's ``AsyncKernelManager``,
-the class the server's MappingKernelManager drives, and the clock stops when the kernel
-answers ``kernel_info`` (``wait_for_ready``).
+Ours is started exactly as the server starts it: the spec the reconciler writes (format 2:
+argv runs the stdlib launcher copied beside kernel.json, which cleans the environment and
+execs ipykernel; no provisioner named in the metadata), with ``uv-provisioner`` as the default
+provisioner of jupyter_client's ``KernelProvisionerFactory`` singleton (what the server
+extension sets) and ``sync_on_start`` given as traitlets config (``UvKernels.sync_on_start``),
+so with ``check`` every start runs ``uv sync --check``. The plain spec is what
+``ipykernel install`` writes for the same env (``python -m ipykernel_launcher``), started with
+jupyter_client's own default, ``local-provisioner``, as a stock server starts it. A third,
+report-only side starts our spec with ``local-provisioner`` (as nbclient or papermill outside
+the server do): the launcher's own cost. Kernels are started with jupyter_client's
+``AsyncKernelManager``, the class the server's MappingKernelManager drives, and the clock
+stops when the kernel answers ``kernel_info`` (``wait_for_ready``).
 """
 
 from __future__ import annotations
@@ -21,19 +28,32 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from measure import LE, Row, X, median, seconds
 from servers import VENV_BIN
 from traitlets.config import Config
 from trees import UV, UV_CACHE
 
-from jupyter_uv_kernels.environments import inspect_environment
+from jupyter_uv_kernels.environments import inspect_environment, venv_interpreter
 from jupyter_uv_kernels.kernelspecs import KernelspecReconciler
+from jupyter_uv_kernels.provisioner import PROVISIONER_NAME, UvProvisioner
+
+#: jupyter_client's own default provisioner (a stock server's).
+LOCAL_PROVISIONER = "local-provisioner"
 
 
-async def _start_to_ready(ksm: KernelSpecManager, name: str, config: Config) -> float:
+async def _start_to_ready(
+    ksm: KernelSpecManager, name: str, provisioner: str, config: Config
+) -> float:
+    # What the server extension does once at start-up (jupyter_uv_kernels/app.py); set before
+    # every start here because the sides alternate between our default and the stock one.
+    KernelProvisionerFactory.instance().default_provisioner_name = provisioner
     km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm, config=config)
     started = time.perf_counter()
     await km.start_kernel()
+    if isinstance(km.provisioner, UvProvisioner) != (provisioner == PROVISIONER_NAME):
+        await km.shutdown_kernel(now=True)
+        raise RuntimeError(f"{name} started with {type(km.provisioner).__name__}")
     kc = km.client()
     kc.start_channels()
     try:
@@ -45,46 +65,66 @@ async def _start_to_ready(ksm: KernelSpecManager, name: str, config: Config) -> 
     return elapsed
 
 
+def _settings(sync_on_start: str) -> Config:
+    return Config(
+        {"UvKernels": {"uv": UV, "uv_cache_dir": str(UV_CACHE), "sync_on_start": sync_on_start}}
+    )
+
+
 def figure_d(project: str, runs: int, log: Callable[[str], None]) -> list[Row]:
     kernels = Path(tempfile.mkdtemp(prefix="uvk-bench-kernels-"))
     saved = {k: os.environ.get(k) for k in ("UV_CACHE_DIR", "PATH", "JUPYTER_RUNTIME_DIR")}
     os.environ["UV_CACHE_DIR"] = str(UV_CACHE)
     os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), saved["PATH"] or os.defpath])
     os.environ["JUPYTER_RUNTIME_DIR"] = str(kernels / "runtime")
+    factory = KernelProvisionerFactory.instance()
+    saved_default = factory.default_provisioner_name
     try:
         env = inspect_environment(project, "project")
-        if env.status != "ready":
+        if env.status != "ready" or not env.venv:
             raise RuntimeError(f"the kernel project is {env.status}: {env.problem}")
         uv_name = KernelspecReconciler(kernels, search_dirs=[]).register(env)
-        spec_file = kernels / uv_name / "kernel.json"
-        spec = json.loads(spec_file.read_text())
-        spec["metadata"]["kernel_provisioner"]["config"]["sync_on_start"] = "check"
-        spec_file.write_text(json.dumps(spec, indent=1))
-        # The same spec with sync_on_start=never: the provisioner's own cost without uv.
-        never = kernels / "uv-never"
-        never.mkdir()
-        spec["metadata"]["kernel_provisioner"]["config"]["sync_on_start"] = "never"
-        (never / "kernel.json").write_text(json.dumps(spec, indent=1))
+        spec = json.loads((kernels / uv_name / "kernel.json").read_text())
+        if "kernel_provisioner" in spec.get("metadata", {}):
+            raise RuntimeError(f"{uv_name} names a provisioner: not the spec format measured here")
         plain = kernels / "plain"
         plain.mkdir()
         (plain / "kernel.json").write_text(
-            json.dumps({"argv": spec["argv"], "display_name": "plain", "language": "python"})
+            json.dumps(
+                {
+                    "argv": [
+                        venv_interpreter(env.venv),
+                        "-m",
+                        "ipykernel_launcher",
+                        "-f",
+                        "{connection_file}",
+                    ],
+                    "display_name": "plain",
+                    "language": "python",
+                    "metadata": {"debugger": True},
+                }
+            )
         )
         ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
-        config = Config({"UvKernels": {"uv": UV, "uv_cache_dir": str(UV_CACHE)}})
+        sides = {
+            "check": (uv_name, PROVISIONER_NAME, _settings("check")),
+            "never": (uv_name, PROVISIONER_NAME, _settings("never")),
+            "launcher": (uv_name, LOCAL_PROVISIONER, _settings("never")),
+            "plain": ("plain", LOCAL_PROVISIONER, _settings("never")),
+        }
 
         async def measure() -> dict[str, list[float]]:
-            names = {"check": uv_name, "never": "uv-never", "plain": "plain"}
-            times: dict[str, list[float]] = {k: [] for k in names}
+            times: dict[str, list[float]] = {k: [] for k in sides}
             for i in range(runs + 1):  # the first round is the warm-up
-                for key, name in names.items():
-                    elapsed = await _start_to_ready(ksm, name, config)
+                for key, (name, provisioner, config) in sides.items():
+                    elapsed = await _start_to_ready(ksm, name, provisioner, config)
                     if i > 0:
                         times[key].append(elapsed)
             return times
 
         times = asyncio.run(measure())
     finally:
+        factory.default_provisioner_name = saved_default
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -92,13 +132,18 @@ def figure_d(project: str, runs: int, log: Callable[[str], None]) -> list[Row]:
                 os.environ[k] = v
         shutil.rmtree(kernels, ignore_errors=True)
     o, n, t = median(times["check"]), median(times["never"]), median(times["plain"])
+    lo = median(times["launcher"])
+    plain_text = (
+        "a plain ipykernel spec on the same env (`-m ipykernel_launcher`, local-provisioner)"
+    )
     return [
         Row(
             "d",
-            "kernel start to first `kernel_info` reply, uv-provisioner spec, "
-            "`sync_on_start=check` (runs `uv sync --check --offline` before launch)",
+            "kernel start to first `kernel_info` reply, the reconciler's spec (launcher) with "
+            "uv-provisioner as the default provisioner, `sync_on_start=check` "
+            "(runs `uv sync --check --offline` before launch)",
             seconds(o),
-            "a plain ipykernel spec on the same env",
+            plain_text,
             seconds(t),
             o / t,
             f"{LE} 1.15{X}",
@@ -107,11 +152,23 @@ def figure_d(project: str, runs: int, log: Callable[[str], None]) -> list[Row]:
         ),
         Row(
             "d",
-            "the same with `sync_on_start=never` (the provisioner's checks, no uv)",
+            "the same with `sync_on_start=never` "
+            "(the provisioner's checks and the launcher, no uv)",
             seconds(n),
-            "a plain ipykernel spec on the same env",
+            plain_text,
             seconds(t),
             n / t,
+            "report only",
+            runs,
+        ),
+        Row(
+            "d",
+            "the reconciler's spec with local-provisioner, as nbclient or papermill outside the "
+            "server start it (the launcher alone)",
+            seconds(lo),
+            plain_text,
+            seconds(t),
+            lo / t,
             "report only",
             runs,
         ),

@@ -238,8 +238,11 @@ class EnvironmentService:
                 f"Removing ipykernel would break the kernel {env.kernel}; unregister the kernel "
                 "first if you really want that."
             )
-        # Refused up front (409 naming what requires it), not queued as a uv run that fails.
-        await removal_options(self.catalog.runner, env, names[0], force=force)
+        # Refused up front (409 naming what requires it), not queued as a uv run that fails;
+        # unless earlier operations on this env are still queued (an add of that very
+        # package, say): then the check runs when the remove's turn comes.
+        if not self.operations.active_for(real):
+            await removal_options(self.catalog.runner, env, names[0], force=force)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
             await self.catalog.remove_packages(

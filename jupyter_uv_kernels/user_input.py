@@ -6,6 +6,8 @@ user types can become a uv option; packages reach uv after ``--``.
 
 from __future__ import annotations
 
+import unicodedata
+
 from packaging.requirements import InvalidRequirement as _BadRequirement
 from packaging.requirements import Requirement
 
@@ -28,6 +30,13 @@ def validate_path_string(value: object, what: str = "path") -> str:
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidPath(f"{what} contains a NUL or control character; remove it.")
+    # Invisible format characters (a BOM, zero-width joiners, bidirectional overrides) make
+    # a folder look like another path ("\ufeff/etc/x" reads as /etc/x).
+    invisible = next((c for c in value if unicodedata.category(c) == "Cf"), None)
+    if invisible is not None:
+        raise InvalidPath(
+            f"{what} contains the invisible character U+{ord(invisible):04X}; remove it."
+        )
     # JSON can carry lone surrogates ("\ud800"), which no filesystem call can encode.
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise InvalidPath(f"{what} contains an unpaired UTF-16 surrogate; send valid UTF-8 text.")

@@ -103,7 +103,7 @@ CREATE_CASES = [
     ({"path": "new", "python": "/nonexistent/python3"}, 400),
     ({"path": "new", "packages": ["six"], "index_url": "http://x"}, 400),
     ({"path": "p"}, 409),  # exists and is not empty
-    ({"path": "nope/new"}, 400),  # parent does not exist
+    ({"path": "\ufeff/etc/new"}, 400),  # looks like /etc/new: an invisible BOM first
 ]
 
 
