@@ -9,7 +9,8 @@ import anything from this package.
 
 What it does, in order:
 
-1. finds the environment: the venv named by ``--venv`` (a per-environment kernel), or, with
+1. finds the environment: the venv whose interpreter runs it (a per-environment kernel's
+   argv[0]; ``--venv`` names it explicitly), or, with
    ``--find-project`` (the ``uv-project`` kernel), the nearest uv project or ``.venv`` at or
    above the working directory, which is the notebook's folder in JupyterLab, nbconvert and
    nbclient, and ``--cwd`` in papermill;
@@ -25,8 +26,8 @@ What it does, in order:
 
 Usage (as kernel.json writes it)::
 
-    python -I -S uvkernel_launch.py --venv VENV [--project DIR] -- -f {connection_file}
-    python3 -I -S uvkernel_launch.py --find-project -- -f {connection_file}
+    VENV/bin/python -I -S uvkernel_launch_v1.py [--project DIR] -- -f {connection_file}
+    python3 -I -S uvkernel_launch_v1.py --find-project -- -f {connection_file}
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from __future__ import annotations
 import os
 import sys
 
-#: Bumped when the launcher changes, so the reconciler rewrites the copies in spec dirs.
+#: Bumped whenever this file changes (a test holds the digest of each version). The version
+#: is part of the copy's name, so kernel.json changes with it and the reconciler rewrites
+#: every spec dir, at no cost in kernel.json's size.
 LAUNCHER_VERSION = 1
 #: The name of the copy inside each kernelspec directory.
-LAUNCHER_FILE = "uvkernel_launch.py"
+LAUNCHER_FILE = f"uvkernel_launch_v{LAUNCHER_VERSION}.py"
 
 #: Variables never passed to kernels or to uv (the uv runner uses this list too): an active
 #: conda env or a stray PYTHONPATH would make either use the wrong interpreter or packages.
@@ -204,8 +207,9 @@ def parse_arguments(argv: list[str]) -> tuple[Target | None, bool, list[str]]:
             raise LaunchError(f"uvkernel_launch.py: unknown argument {arg!r}.")
         i += 1
     if not find and not venv:
-        raise LaunchError("uvkernel_launch.py: give --venv VENV or --find-project.")
-    return (Target(venv, project) if venv else None), find, rest
+        # A per-environment kernel: argv[0] was the env's own interpreter.
+        venv = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
+    return (Target(venv, project) if venv and not find else None), find, rest
 
 
 def resolve(argv: list[str], cwd: str) -> tuple[Target, list[str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -68,7 +67,30 @@ class SpecOnDisk:
     @property
     def env_path(self) -> str | None:
         owner = self.owner
-        return owner.get("path") if owner else None
+        path = owner.get("path") if owner else None
+        return path if isinstance(path, str) else None
+
+    def target(self) -> tuple[str, str | None] | None:
+        """``(venv, project or None)`` of an owned per-environment spec, from its argv (the
+        env's interpreter, and ``--project``); format-1 specs kept both in the marker."""
+        owner = self.owner
+        if owner is None or self.is_project_kernel:
+            return None
+        argv = self.data.get("argv")
+        if owner.get("format") == 1 or not isinstance(argv, list) or not argv:
+            venv, path = owner.get("venv"), owner.get("path")
+            if not isinstance(path, str):
+                return None
+            project = path if owner.get("kind") == "project" else None
+            if not isinstance(venv, str):
+                venv = os.path.join(path, ".venv") if project else path
+            return venv, project
+        venv = os.path.dirname(os.path.dirname(str(argv[0])))
+        project = None
+        if "--project" in argv:
+            at = argv.index("--project") + 1
+            project = str(argv[at]) if at < len(argv) else None
+        return venv, project
 
     @property
     def is_project_kernel(self) -> bool:
@@ -178,24 +200,18 @@ def build_spec(
     (a batch job's papermill has no jupyter_uv_kernels). argv[0] is the env's own
     interpreter, which runs the launcher copied beside kernel.json; the launcher cleans the
     environment and execs ipykernel. In the server, ``uv-provisioner`` is the default
-    provisioner and recognises the spec by the owner marker."""
+    provisioner and recognises the spec by the owner marker.
+
+    The marker holds only the format and the env path (the public contract); the venv is
+    argv[0]'s, the project is argv's ``--project``. Every byte here is parsed and sent again
+    on each ``GET /api/kernelspecs`` (benchmarks/, figure b)."""
     assert env.venv is not None
-    owner: dict[str, Any] = {
-        "format": SPEC_FORMAT,
-        "owned": True,
-        "env_id": env.id,
-        "path": env.path,
-        "kind": env.kind,
-        "venv": env.venv,
-        "launcher": launcher_digest(),
-    }
+    owner: dict[str, Any] = {"format": SPEC_FORMAT, "path": env.path}
     if custom_name:
         owner["custom_name"] = True
     if custom_display_name:
         owner["custom_display_name"] = True
-    args = ["--venv", env.venv]
-    if env.kind == "project":
-        args += ["--project", env.path]
+    args = ["--project", env.path] if env.kind == "project" else []
     return {
         "argv": _launcher_argv(venv_interpreter(env.venv), *args),
         "display_name": display_name,
@@ -219,12 +235,7 @@ def build_project_kernel_spec() -> dict[str, Any]:
         "language": "python",
         "metadata": {
             "debugger": True,
-            OWNER_KEY: {
-                "format": SPEC_FORMAT,
-                "owned": True,
-                "kind": PROJECT_KERNEL_KIND,
-                "launcher": launcher_digest(),
-            },
+            OWNER_KEY: {"format": SPEC_FORMAT, "kind": PROJECT_KERNEL_KIND},
         },
     }
 
@@ -233,13 +244,6 @@ def build_project_kernel_spec() -> dict[str, Any]:
 def launcher_source() -> str:
     """The text of the launcher copied into every spec dir."""
     return Path(kernel_launcher.__file__).read_text("utf-8")
-
-
-@functools.lru_cache(maxsize=1)
-def launcher_digest() -> str:
-    """Recorded in each spec's owner marker: a kernel.json that matches implies a launcher
-    written with it, so a reconcile reads kernel.json alone (plus one stat)."""
-    return hashlib.sha256(launcher_source().encode("utf-8")).hexdigest()[:16]
 
 
 def kernel_logos(env: Environment) -> list[str]:
@@ -268,7 +272,8 @@ def _current(target: Path, spec: dict[str, Any]) -> bool:
             return False
     except (OSError, ValueError):
         return False
-    # The launcher's digest is in kernel.json; a deleted launcher is the one thing to see.
+    # The launcher's version is in its name in argv, so a kernel.json that matches was
+    # written with this launcher; a deleted launcher is the one thing left to see.
     return (target / LAUNCHER_FILE).is_file()
 
 
@@ -301,6 +306,10 @@ def write_spec_atomically(
         # The launcher first: kernel.json, written last, is what makes the new argv live.
         for file_name in sorted(files, key=lambda n: n == "kernel.json"):
             _replace_file(target, file_name, files[file_name])
+        for old in target.glob("uvkernel_launch*.py"):
+            if old.name != LAUNCHER_FILE:  # an older launcher the new argv no longer names
+                with contextlib.suppress(OSError):
+                    old.unlink()
         return True
     # A new spec: build it in the staging dir and rename the whole dir into place, so a
     # reader never sees a spec dir without its kernel.json.

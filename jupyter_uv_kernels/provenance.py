@@ -75,17 +75,8 @@ def target_for_kernel(kernel: str, notebook_dir: str, kernel_dir: str) -> Target
     if kernel == PROJECT_KERNEL_NAME:
         return find_project(notebook_dir)
     spec = read_spec(kernel_dir, kernel)
-    owner = spec.owner if spec is not None else None
-    if not owner or not isinstance(owner.get("path"), str):
-        return None
-    venv = owner.get("venv")
-    if not isinstance(venv, str):  # format 1 kept the venv in the provisioner config
-        venv = (
-            os.path.join(owner["path"], ".venv")
-            if owner.get("kind") == "project"
-            else owner["path"]
-        )
-    return Target(venv, owner["path"] if owner.get("kind") == "project" else None)
+    where = spec.target() if spec is not None else None
+    return Target(*where) if where is not None else None
 
 
 def repository_relative(path: str) -> str | None:

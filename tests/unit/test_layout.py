@@ -41,3 +41,23 @@ def test_given_any_module_then_it_is_under_400_lines_or_says_why() -> None:
         if text.count("\n") > 400 and "longer than 400 lines because" not in text:
             long.append((path.name, text.count("\n")))
     assert long == []
+
+
+#: The launcher's SHA-256 for each LAUNCHER_VERSION. A change to kernel_launcher.py must bump
+#: the version (its name in every kernel.json changes, so the reconciler rewrites the copies
+#: in spec dirs) and add its digest here.
+LAUNCHER_DIGESTS = {
+    1: "f7d29bacc222734acf39e51cbdc28077dac00a69ea491daffc2b041e946659bf",
+}
+
+
+def test_given_the_launcher_changed_then_its_version_was_bumped() -> None:
+    import hashlib
+
+    from jupyter_uv_kernels.kernel_launcher import LAUNCHER_FILE, LAUNCHER_VERSION
+
+    digest = hashlib.sha256((PACKAGE / "kernel_launcher.py").read_bytes()).hexdigest()
+    assert LAUNCHER_DIGESTS.get(LAUNCHER_VERSION) == digest, (
+        "kernel_launcher.py changed: bump LAUNCHER_VERSION and add its digest here"
+    )
+    assert f"_v{LAUNCHER_VERSION}." in LAUNCHER_FILE
