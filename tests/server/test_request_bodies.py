@@ -17,6 +17,13 @@ from tests.conftest import make_venv
 from .conftest import Api
 
 WRONG = {"string": 42, "array": "six", "boolean": "yes", "object": [1], "integer": "1"}
+#: A value of the right type for a required field, so the wrong one is the only problem.
+RIGHT = {"string": "new-env", "array": ["six"], "boolean": True, "integer": 1}
+
+
+def first_type(prop: dict[str, Any]) -> str | None:
+    kinds = prop.get("type")
+    return kinds[0] if isinstance(kinds, list) else kinds
 
 
 def request_routes() -> list[tuple[str, str, str]]:
@@ -31,12 +38,13 @@ def request_routes() -> list[tuple[str, str, str]]:
 
 
 def wrong_bodies(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    cases = [("unknown", {"not_a_field": True})]
-    for name, prop in schema.get("properties", {}).items():
-        kinds = prop.get("type")
-        first = kinds[0] if isinstance(kinds, list) else kinds
-        if first in WRONG:
-            cases.append((name, {name: WRONG[first]}))
+    props = schema.get("properties", {})
+    base = {name: RIGHT[first_type(props[name]) or "string"] for name in schema.get("required", [])}
+    cases = [("unknown", {**base, "not_a_field": True})]
+    for name, prop in props.items():
+        kind = first_type(prop)
+        if kind in WRONG:
+            cases.append((name, {**base, name: WRONG[kind]}))
     return cases
 
 
