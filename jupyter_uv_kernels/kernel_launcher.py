@@ -9,11 +9,11 @@ import anything from this package.
 
 What it does, in order:
 
-1. finds the environment: the venv whose interpreter runs it (a per-environment kernel's
-   argv[0]; ``--venv`` names it explicitly), or, with
-   ``--find-project`` (the ``uv-project`` kernel), the nearest uv project or ``.venv`` at or
-   above the working directory, which is the notebook's folder in JupyterLab, nbconvert and
-   nbclient, and ``--cwd`` in papermill;
+1. finds the environment, from the kernel.json beside it: for a per-environment kernel, the
+   venv whose interpreter runs it (argv[0]) and the project in the owner marker's ``path``;
+   for ``uv-project`` (marker kind ``uv-project``), the nearest uv project or ``.venv`` at
+   or above the working directory, which is the notebook's folder in JupyterLab,
+   nbconvert and nbclient, and ``--cwd`` in papermill;
 2. checks that it can run a kernel (the venv exists, its interpreter resolves, ipykernel is
    installed); if not, it prints one paragraph to stderr that names the folder and the
    command that fixes it, and exits with status 1;
@@ -24,16 +24,21 @@ What it does, in order:
 4. replaces itself (``exec``: same process id, so interrupts and shutdowns from Jupyter reach
    the kernel) with ``<venv>/bin/python -m ipykernel_launcher`` and the remaining arguments.
 
-Usage (as kernel.json writes it)::
+Usage (as kernel.json writes it; every argument is passed on to ipykernel)::
 
-    VENV/bin/python -I -S uvkernel_launch_v1.py [--project DIR] -- -f {connection_file}
-    python3 -I -S uvkernel_launch_v1.py --find-project -- -f {connection_file}
+    VENV/bin/python -IS {resource_dir}/uvkernel_launch_v1.py -f {connection_file}
+    python3 -IS {resource_dir}/uvkernel_launch_v1.py -f {connection_file}
+
+Reading the kernelspec's own kernel.json instead of taking flags keeps argv as short as a
+stock spec's: every argv item is parsed and re-sent on each ``GET /api/kernelspecs``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from typing import Any
 
 #: Bumped whenever this file changes (a test holds the digest of each version). The version
 #: is part of the copy's name, so kernel.json changes with it and the reconciler rewrites
@@ -184,55 +189,49 @@ def kernel_environment(target: Target, base: dict[str, str] | None = None) -> di
     return env
 
 
-def parse_arguments(argv: list[str]) -> tuple[Target | None, bool, list[str]]:
-    """``(target, find_project, kernel arguments)`` from the launcher's command line."""
-    venv = project = None
-    find = False
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            rest = argv[i + 1 :]
-            break
-        if arg == "--find-project":
-            find = True
-        elif arg in ("--venv", "--project") and i + 1 < len(argv):
-            if arg == "--venv":
-                venv = argv[i + 1]
-            else:
-                project = argv[i + 1]
-            i += 1
-        else:
-            raise LaunchError(f"uvkernel_launch.py: unknown argument {arg!r}.")
-        i += 1
-    if not find and not venv:
-        # A per-environment kernel: argv[0] was the env's own interpreter.
-        venv = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
-    return (Target(venv, project) if venv and not find else None), find, rest
+#: The owner marker's key in kernel.json (kernelspec_files.OWNER_KEY; not imported: stdlib only).
+OWNER_KEY = "jupyter_uv_kernels"
+#: The marker's kind for the uv-project kernel.
+PROJECT_KIND = "uv-project"
 
 
-def resolve(argv: list[str], cwd: str) -> tuple[Target, list[str]]:
-    """The checked target and the kernel's arguments, or :class:`LaunchError`."""
-    target, find, rest = parse_arguments(argv)
-    if find:
+def read_marker(spec_dir: str) -> dict[str, Any]:
+    """The owner marker of the kernel.json in ``spec_dir`` ({} when unreadable)."""
+    try:
+        with open(os.path.join(spec_dir, "kernel.json"), encoding="utf-8") as f:
+            marker = json.load(f).get("metadata", {}).get(OWNER_KEY)
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def target_for(marker: dict[str, Any], interpreter: str, cwd: str) -> Target:
+    """The checked environment a kernel with this marker runs, started by ``interpreter``
+    from ``cwd``; :class:`LaunchError` when there is none."""
+    if marker.get("kind") == PROJECT_KIND:
         target = find_project(cwd)
         if target is None:
             raise LaunchError(no_project_message(cwd))
-    assert target is not None
+    else:
+        venv = os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))
+        path = marker.get("path")
+        project = path if isinstance(path, str) and os.path.abspath(path) != venv else None
+        target = Target(venv, project)
     check_target(target)
-    return target, rest
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    marker = read_marker(os.path.dirname(os.path.abspath(__file__)))
     try:
-        target, rest = resolve(sys.argv[1:] if argv is None else argv, os.getcwd())
+        target = target_for(marker, sys.executable, os.getcwd())
     except LaunchError as e:
         sys.stderr.write(f"\n{e}\n\n")
         sys.stderr.flush()
         return 1
     python = target.python
-    os.execve(python, [python, "-m", "ipykernel_launcher", *rest], kernel_environment(target))
+    os.execve(python, [python, "-m", "ipykernel_launcher", *args], kernel_environment(target))
     return 0  # not reached: execve replaces this process
 
 

@@ -71,8 +71,9 @@ class SpecOnDisk:
         return path if isinstance(path, str) else None
 
     def target(self) -> tuple[str, str | None] | None:
-        """``(venv, project or None)`` of an owned per-environment spec, from its argv (the
-        env's interpreter, and ``--project``); format-1 specs kept both in the marker."""
+        """``(venv, project or None)`` of an owned per-environment spec: the venv of its
+        interpreter (argv[0]) and the marker's path when that is a project; format-1 specs
+        kept both in the marker."""
         owner = self.owner
         if owner is None or self.is_project_kernel:
             return None
@@ -86,10 +87,8 @@ class SpecOnDisk:
                 venv = os.path.join(path, ".venv") if project else path
             return venv, project
         venv = os.path.dirname(os.path.dirname(str(argv[0])))
-        project = None
-        if "--project" in argv:
-            at = argv.index("--project") + 1
-            project = str(argv[at]) if at < len(argv) else None
+        path = owner.get("path")
+        project = path if isinstance(path, str) and os.path.abspath(path) != venv else None
         return venv, project
 
     @property
@@ -171,19 +170,12 @@ def _short_version(version: str | None) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def _launcher_argv(interpreter: str, *args: str) -> list[str]:
+def _launcher_argv(interpreter: str) -> list[str]:
     # -I: the launcher ignores PYTHONPATH, PYTHONHOME and user site-packages of the parent;
     # -S: it needs no site-packages at all (stdlib only), and starts faster without them.
-    return [
-        interpreter,
-        "-I",
-        "-S",
-        "{resource_dir}/" + LAUNCHER_FILE,
-        *args,
-        "--",
-        "-f",
-        "{connection_file}",
-    ]
+    # It reads what else it needs from the kernel.json beside it, so argv is as short as a
+    # stock spec's (each item is validated and re-sent on every kernelspec listing).
+    return [interpreter, "-IS", "{resource_dir}/" + LAUNCHER_FILE, "-f", "{connection_file}"]
 
 
 def build_spec(
@@ -203,17 +195,16 @@ def build_spec(
     provisioner and recognises the spec by the owner marker.
 
     The marker holds only the format and the env path (the public contract); the venv is
-    argv[0]'s, the project is argv's ``--project``. Every byte here is parsed and sent again
-    on each ``GET /api/kernelspecs`` (benchmarks/, figure b)."""
+    argv[0]'s, and the project is the path when it is not the venv itself. Every byte here
+    is parsed and sent again on each ``GET /api/kernelspecs`` (benchmarks/, figure b)."""
     assert env.venv is not None
     owner: dict[str, Any] = {"format": SPEC_FORMAT, "path": env.path}
     if custom_name:
         owner["custom_name"] = True
     if custom_display_name:
         owner["custom_display_name"] = True
-    args = ["--project", env.path] if env.kind == "project" else []
     return {
-        "argv": _launcher_argv(venv_interpreter(env.venv), *args),
+        "argv": _launcher_argv(venv_interpreter(env.venv)),
         "display_name": display_name,
         "language": "python",
         # No "env": {} or "interrupt_mode": "signal": those are jupyter_client's defaults
@@ -230,7 +221,7 @@ def build_project_kernel_spec() -> dict[str, Any]:
     spec works on any machine and in any clone; the launcher then finds the project by
     walking up from the kernel's working directory (the notebook's folder)."""
     return {
-        "argv": _launcher_argv("python3", "--find-project"),
+        "argv": _launcher_argv("python3"),
         "display_name": PROJECT_KERNEL_DISPLAY_NAME,
         "language": "python",
         "metadata": {

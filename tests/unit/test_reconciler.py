@@ -36,6 +36,13 @@ def catalog_for(root: Path, kernels: Path) -> EnvironmentCatalog:
     return EnvironmentCatalog(config)
 
 
+def refreshed(root: Path, kernels: Path) -> EnvironmentCatalog:
+    """A catalog over ``root`` writing to ``kernels``, after its first refresh."""
+    catalog = catalog_for(root, kernels)
+    catalog.refresh()
+    return catalog
+
+
 def owned(kernels: Path) -> dict[str, dict]:
     """The per-environment specs we wrote (uv-project, which has no env, is left out)."""
     out = {}
@@ -46,7 +53,12 @@ def owned(kernels: Path) -> dict[str, dict]:
     return out
 
 
-def test_registers_exactly_ready_and_out_of_sync_and_second_run_is_a_no_op(
+def owned_at(specs: dict[str, dict], suffix: str) -> dict[str, dict]:
+    """The specs among ``specs`` whose environment path ends with ``suffix``."""
+    return {n: d for n, d in specs.items() if d["metadata"][OWNER_KEY]["path"].endswith(suffix)}
+
+
+def test_given_a_tree_when_reconciled_then_ready_and_out_of_sync_register_and_rerun_is_no_op(
     tree: Path, tmp_path: Path
 ) -> None:
     kernels = tmp_path / "kernels"
@@ -63,7 +75,7 @@ def test_registers_exactly_ready_and_out_of_sync_and_second_run_is_a_no_op(
         spec = ksm.get_kernel_spec(name)
         env_path = data["metadata"][OWNER_KEY]["path"]
         assert spec.argv[0].startswith(env_path)
-        assert spec.argv[3] == "{resource_dir}/" + LAUNCHER_FILE
+        assert spec.argv[2] == "{resource_dir}/" + LAUNCHER_FILE
         assert (kernels / name / LAUNCHER_FILE).is_file()
         assert "kernel_provisioner" not in spec.metadata
         assert name.startswith("uv-") and len(name.rsplit("-", 1)[1]) == 8
@@ -76,24 +88,24 @@ def test_registers_exactly_ready_and_out_of_sync_and_second_run_is_a_no_op(
     assert {p: p.stat().st_mtime_ns for p in kernels.glob("*/*") if p.is_file()} == mtimes
 
 
-def test_spec_is_removed_when_its_environment_is_deleted(tree: Path, tmp_path: Path) -> None:
+def test_given_a_deleted_environment_when_reconciled_then_its_spec_is_removed(
+    tree: Path, tmp_path: Path
+) -> None:
     kernels = tmp_path / "kernels"
-    catalog = catalog_for(tree, kernels)
-    catalog.refresh()
+    catalog = refreshed(tree, kernels)
     before = owned(kernels)
-    (name,) = [
-        n for n, d in before.items() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
-    ]
+    (name,) = owned_at(before, "/analysis")
     shutil.rmtree(tree / "analysis")
     _, rec = catalog.refresh()
     assert rec.removed == [name]
     assert set(owned(kernels)) == set(before) - {name}
 
 
-def test_partial_scan_never_removes_what_it_did_not_see(tree: Path, tmp_path: Path) -> None:
+def test_given_a_partial_scan_when_reconciled_then_what_it_did_not_see_is_kept(
+    tree: Path, tmp_path: Path
+) -> None:
     kernels = tmp_path / "kernels"
-    catalog = catalog_for(tree, kernels)
-    catalog.refresh()
+    catalog = refreshed(tree, kernels)
     before = set(owned(kernels))
     result = catalog.scan()
     result.environments = result.environments[:1]
@@ -102,7 +114,7 @@ def test_partial_scan_never_removes_what_it_did_not_see(tree: Path, tmp_path: Pa
     assert rec.removed == [] and set(owned(kernels)) == before
 
 
-def test_users_own_spec_is_untouched_and_env_gets_no_second_kernel(
+def test_given_a_users_own_spec_when_reconciled_then_it_is_untouched_and_no_second_kernel(
     tree: Path, tmp_path: Path
 ) -> None:
     # Given a kernelspec the user installed by hand for the analysis project's venv
@@ -143,14 +155,12 @@ def test_users_own_spec_is_untouched_and_env_gets_no_second_kernel(
     assert (user_spec / "kernel.json").read_bytes() == original
 
 
-def test_same_named_projects_get_distinct_kernels_and_display_names(
+def test_given_same_named_projects_when_reconciled_then_kernels_and_names_are_distinct(
     tree: Path, tmp_path: Path
 ) -> None:
     kernels = tmp_path / "kernels"
     catalog_for(tree, kernels).refresh()
-    dups = {
-        n: d for n, d in owned(kernels).items() if d["metadata"][OWNER_KEY]["path"].endswith("/dup")
-    }
+    dups = owned_at(owned(kernels), "/dup")
     assert len(dups) == 2
     labels = sorted(d["display_name"] for d in dups.values())
     assert labels[0] != labels[1]
@@ -159,7 +169,9 @@ def test_same_named_projects_get_distinct_kernels_and_display_names(
     assert all(label.startswith(f"Python {version} (dup") for label in labels)
 
 
-def test_names_do_not_depend_on_scan_order(tree: Path, tmp_path: Path) -> None:
+def test_given_another_scan_order_when_reconciled_then_the_names_are_the_same(
+    tree: Path, tmp_path: Path
+) -> None:
     first = catalog_for(tree, tmp_path / "k1")
     first.refresh()
     # Another root list order (and another dir) gives the same kernel names.
@@ -172,7 +184,9 @@ def test_names_do_not_depend_on_scan_order(tree: Path, tmp_path: Path) -> None:
     assert set(owned(tmp_path / "k1")) == set(owned(tmp_path / "k2"))
 
 
-def test_writes_are_atomic_and_concurrent_reconcilers_agree(tree: Path, tmp_path: Path) -> None:
+def test_given_concurrent_reconcilers_when_they_write_then_writes_are_atomic_and_agree(
+    tree: Path, tmp_path: Path
+) -> None:
     # Two processes (a login-node and a compute-node server sharing $HOME) reconcile the same
     # kernelspec dir at the same moment: no duplicates, no partial kernel.json, no temp dirs.
     kernels = tmp_path / "kernels"
@@ -196,10 +210,11 @@ def test_writes_are_atomic_and_concurrent_reconcilers_agree(tree: Path, tmp_path
         json.loads(spec.read_text())
 
 
-def test_a_chosen_name_survives_later_reconciles(tree: Path, tmp_path: Path) -> None:
+def test_given_a_chosen_name_when_reconciled_again_then_it_survives(
+    tree: Path, tmp_path: Path
+) -> None:
     kernels = tmp_path / "kernels"
-    catalog = catalog_for(tree, kernels)
-    catalog.refresh()
+    catalog = refreshed(tree, kernels)
     env = catalog.inspect(str(tree / "analysis"))
     catalog.register(env, name="my-analysis-k", display_name="My analysis")
     _, rec = catalog.refresh()
@@ -210,10 +225,11 @@ def test_a_chosen_name_survives_later_reconciles(tree: Path, tmp_path: Path) -> 
     assert rec.changes == 0
 
 
-def test_unregister_sticks_until_the_user_registers_again(tree: Path, tmp_path: Path) -> None:
+def test_given_an_unregistered_env_when_reconciled_then_it_stays_off_until_registered(
+    tree: Path, tmp_path: Path
+) -> None:
     kernels = tmp_path / "kernels"
-    catalog = catalog_for(tree, kernels)
-    catalog.refresh()
+    catalog = refreshed(tree, kernels)
     removed = catalog.reconciler.unregister(str(tree / "analysis"))
     assert len(removed) == 1
     result, rec = catalog.refresh()
@@ -223,9 +239,7 @@ def test_unregister_sticks_until_the_user_registers_again(tree: Path, tmp_path: 
     catalog.register(catalog.inspect(str(tree / "analysis")))
     _, rec = catalog.refresh()
     assert rec.changes == 0
-    assert [
-        d for d in owned(kernels).values() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
-    ]
+    assert owned_at(owned(kernels), "/analysis")
 
 
 def test_given_a_spec_written_by_an_older_version_when_reconciled_then_it_becomes_portable(
@@ -234,12 +248,9 @@ def test_given_a_spec_written_by_an_older_version_when_reconciled_then_it_become
     # Given the spec version 0.1 wrote: it names uv-provisioner, which hides it from a Python
     # without this package, and has no launcher beside it
     kernels = tmp_path / "kernels"
-    catalog = catalog_for(tree, kernels)
-    catalog.refresh()
+    catalog = refreshed(tree, kernels)
     specs = owned(kernels)
-    (name,) = [
-        n for n, d in specs.items() if d["metadata"][OWNER_KEY]["path"].endswith("/analysis")
-    ]
+    (name,) = owned_at(specs, "/analysis")
     venv = str(tree / "analysis" / ".venv")
     old = {
         "argv": [f"{venv}/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
@@ -262,7 +273,7 @@ def test_given_a_spec_written_by_an_older_version_when_reconciled_then_it_become
     assert name in rec.updated
     data = json.loads((kernels / name / "kernel.json").read_text())
     assert "kernel_provisioner" not in data["metadata"]
-    assert data["argv"][3] == "{resource_dir}/" + LAUNCHER_FILE
+    assert data["argv"][2] == "{resource_dir}/" + LAUNCHER_FILE
     assert (kernels / name / LAUNCHER_FILE).is_file()
 
 
@@ -270,11 +281,10 @@ def test_given_the_default_config_then_uv_project_is_kept_and_removing_it_says_h
     tree: Path, tmp_path: Path
 ) -> None:
     kernels = tmp_path / "kernels"
-    catalog = catalog_for(tree, kernels)
-    catalog.refresh()
+    catalog = refreshed(tree, kernels)
     # uv-project is a real spec that jupyter_client lists, run by whatever Python runs Jupyter
     spec = KernelSpecManager(kernel_dirs=[str(kernels)]).get_kernel_spec(PROJECT_KERNEL_NAME)
-    assert spec.argv[0] == "python3" and "--find-project" in spec.argv
+    assert spec.argv[0] == "python3" and spec.metadata[OWNER_KEY]["kind"] == "uv-project"
     assert spec.display_name == "Python (this folder's uv project)"
     # its own removal would not stick: the message names the setting that does
     with pytest.raises(Exception, match="project_kernel = False"):
