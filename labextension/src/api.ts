@@ -1,8 +1,19 @@
 /**
- * The one place that talks HTTP to the server extension.
+ * The one place that talks HTTP to the server extension: the transport (`requestAPI`) and
+ * the typed client every model shares (`UvKernelsClient`).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+
+import type {
+  ICreateRequest,
+  IEnvironment,
+  IEnvironmentDetails,
+  IEnvironmentList,
+  IOperation,
+  IOperationPage,
+  IPython
+} from './tokens';
 
 /** A failed request. `message` is the server's own `{"message": …}` when it sent one. */
 export class UvKernelsError extends Error {
@@ -16,7 +27,7 @@ export class UvKernelsError extends Error {
   }
 }
 
-/** The signature the model uses, so tests can hand it a fake transport. */
+/** The transport the client uses, so tests can hand it a fake one. */
 export type RequestFunction = <T>(endpoint: string, init?: RequestInit) => Promise<T>;
 
 /**
@@ -65,4 +76,99 @@ export function errorMessage(error: unknown): string {
     return error.message;
   }
   return String(error);
+}
+
+/** A JSON request body. */
+export function jsonBody(method: string, body: unknown): RequestInit {
+  return {
+    method,
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' }
+  };
+}
+
+/** The answer of `DELETE environments/{id}/kernel`. */
+export interface IUnregisterReply {
+  environment: IEnvironment;
+  removed: string[];
+}
+
+/**
+ * Every route of the REST API as a typed method. One instance is shared by the
+ * environments model, the operations model and the actions; it keeps no state.
+ */
+export class UvKernelsClient {
+  constructor(request: RequestFunction) {
+    this.request = request;
+  }
+
+  /** The raw transport, for routes this class does not wrap. */
+  readonly request: RequestFunction;
+
+  environments(): Promise<IEnvironmentList> {
+    return this.request<IEnvironmentList>('environments');
+  }
+
+  /** Ask the server to rescan the roots now. */
+  async refresh(): Promise<void> {
+    await this.request('refresh', jsonBody('POST', {}));
+  }
+
+  details(id: string): Promise<IEnvironmentDetails> {
+    return this.request<IEnvironmentDetails>(envPath(id));
+  }
+
+  async pythons(): Promise<IPython[]> {
+    const reply = await this.request<{ pythons: IPython[] }>('pythons');
+    return reply.pythons;
+  }
+
+  create(request: ICreateRequest): Promise<IOperation> {
+    return this._operation('environments', jsonBody('POST', request));
+  }
+
+  sync(id: string, relock = false): Promise<IOperation> {
+    return this._operation(`${envPath(id)}/sync`, jsonBody('POST', { relock }));
+  }
+
+  addPackages(id: string, packages: string[]): Promise<IOperation> {
+    return this._operation(`${envPath(id)}/packages`, jsonBody('POST', { packages }));
+  }
+
+  /** `force` skips the venv check that other installed packages need it. */
+  removePackage(id: string, name: string, force = false): Promise<IOperation> {
+    const endpoint = `${envPath(id)}/packages/${encodeURIComponent(name)}`;
+    return this._operation(force ? `${endpoint}?force=true` : endpoint, { method: 'DELETE' });
+  }
+
+  registerKernel(id: string): Promise<IOperation> {
+    return this._operation(`${envPath(id)}/kernel`, jsonBody('POST', {}));
+  }
+
+  unregisterKernel(id: string): Promise<IUnregisterReply> {
+    return this.request<IUnregisterReply>(`${envPath(id)}/kernel`, { method: 'DELETE' });
+  }
+
+  async operations(): Promise<IOperation[]> {
+    const reply = await this.request<{ operations: IOperation[] }>('operations');
+    return reply.operations;
+  }
+
+  /** One operation and its log from line `since` on. */
+  operationPage(id: string, since: number): Promise<IOperationPage> {
+    return this.request<IOperationPage>(`operations/${encodeURIComponent(id)}?since=${since}`);
+  }
+
+  cancelOperation(id: string): Promise<IOperation> {
+    return this._operation(`operations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  private async _operation(endpoint: string, init: RequestInit): Promise<IOperation> {
+    const reply = await this.request<{ operation: IOperation }>(endpoint, init);
+    return reply.operation;
+  }
+}
+
+function envPath(id: string): string {
+  return `environments/${encodeURIComponent(id)}`;
 }

@@ -5,7 +5,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { errorMessage, requestAPI } from './api';
-import { IPanelActions } from './components/common';
+import { IPanelHost } from './components/common';
 import { uvEnvironmentsIcon } from './icons';
 import { UvKernelsModel } from './model';
 import { connectNotifications } from './notifications';
@@ -22,7 +22,10 @@ import { UvKernelsPanel } from './widget';
 
 export * from './tokens';
 export { UvKernelsModel } from './model';
-export { requestAPI, UvKernelsError } from './api';
+export { EnvironmentsModel } from './environments';
+export { OperationsModel } from './operations';
+export { EnvironmentActions } from './actions';
+export { requestAPI, UvKernelsClient, UvKernelsError } from './api';
 
 const PLUGIN_ID = 'jupyter-uv-kernels:plugin';
 
@@ -108,16 +111,7 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
       }
     };
 
-    const actions: IPanelActions = {
-      runOperation: async start => {
-        try {
-          await start();
-          return true;
-        } catch (error) {
-          Notification.error(errorMessage(error), { autoClose: false });
-          return false;
-        }
-      },
+    const host: IPanelHost = {
       confirm: async (title, body, acceptLabel) => {
         if (!model.settings.confirmDestructiveActions) {
           return true;
@@ -128,23 +122,6 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
           buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: acceptLabel })]
         });
         return result.button.accept;
-      },
-      unregisterKernel: async env => {
-        const ok = await actions.confirm(
-          `Unregister the kernel of ${env.name}?`,
-          `The kernelspec ${env.kernel} is removed; the environment itself stays. ` +
-            'Notebooks that use it will ask for another kernel.',
-          'Unregister'
-        );
-        if (!ok) {
-          return;
-        }
-        try {
-          await model.unregisterKernel(env);
-          Notification.success(`Unregistered the kernel of ${env.name}.`, { autoClose: 5000 });
-        } catch (error) {
-          Notification.error(errorMessage(error), { autoClose: false });
-        }
       },
       openNotebook: async (env, options = {}) => {
         if (!env.kernel) {
@@ -179,16 +156,19 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
       },
       notifyError: message => {
         Notification.error(message, { autoClose: false });
+      },
+      notifySuccess: message => {
+        Notification.success(message, { autoClose: 5000 });
       }
     };
 
-    const panel = new UvKernelsPanel(model, actions);
+    const panel = new UvKernelsPanel(model, host);
     app.shell.add(panel, 'left', { rank: 450 });
     if (restorer) {
       restorer.add(panel, 'jupyter-uv-kernels');
     }
 
-    connectNotifications(model, () => app.shell.activateById(panel.id));
+    connectNotifications(model.operationsModel, () => app.shell.activateById(panel.id));
 
     commands.addCommand(CommandIDs.open, {
       label: 'Show uv Environments',
@@ -207,7 +187,7 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
     commands.addCommand(CommandIDs.refresh, {
       label: 'Rescan uv Environments',
       caption: 'Search the roots for uv projects and venvs again',
-      execute: () => model.refresh().catch(error => actions.notifyError(errorMessage(error)))
+      execute: () => model.refresh().catch(error => host.notifyError(errorMessage(error)))
     });
     if (palette) {
       const category = 'uv Environments';

@@ -4,8 +4,8 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 
-import { failureSummary } from './model';
-import { ITrackedOperation, IUvKernelsModel } from './tokens';
+import { failureSummary } from './operations';
+import { IOperationsModel, ITrackedOperation } from './tokens';
 
 /** How long a success notification stays, in ms (errors stay until dismissed). */
 const SUCCESS_AUTOCLOSE_MS = 5000;
@@ -26,7 +26,7 @@ export function finishedMessage(tracked: ITrackedOperation): {
 }
 
 /** Follow every operation of the model with one notification each. */
-export function connectNotifications(model: IUvKernelsModel, onShowLog: () => void): void {
+export function connectNotifications(model: IOperationsModel, onShowLog: () => void): void {
   const ids = new Map<string, string>();
   model.operationStarted.connect((_, tracked) => {
     const opId = tracked.operation.id;

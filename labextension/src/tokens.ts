@@ -33,6 +33,15 @@ export interface IEnvironment {
 export interface IPackage {
   name: string;
   version: string;
+  /**
+   * Projects only: named in pyproject.toml (its dependencies, a dependency group or an
+   * extra). Only direct dependencies can be removed. Absent for venvs.
+   */
+  direct?: boolean;
+  /** Projects only: where pyproject.toml asks for it: "project", "dev", "extra:NAME", … */
+  groups?: string[];
+  /** Projects only: the project's own package (never removable). */
+  project?: boolean;
 }
 
 /** `GET environments/{id}`: the record plus the on-demand checks. */
@@ -125,8 +134,95 @@ export const DEFAULT_SETTINGS: IUvKernelsSettings = {
   recordProvenance: true
 };
 
-/** The state of the panel: environments, operations, and the actions on them. */
-export interface IUvKernelsModel {
+/**
+ * The environments under the roots: the list, the scan state and the details of one.
+ * Shared by every view that shows environments.
+ */
+export interface IEnvironmentsModel {
+  readonly environments: ReadonlyArray<IEnvironment>;
+  readonly roots: ReadonlyArray<string>;
+  readonly scanning: boolean;
+  readonly partial: boolean;
+  /** When the server last scanned the roots (ISO time), or null before the first scan. */
+  readonly scannedAt: string | null;
+  /**
+   * When the list last changed: the last scan, or later, the last time an operation or
+   * an unregister brought a new record of one environment (ISO time).
+   */
+  readonly updatedAt: string | null;
+  /** The last error met while listing, or null. */
+  readonly error: string | null;
+  /** True once the first list has arrived (or failed). */
+  readonly loaded: boolean;
+
+  /** Emitted when the list or the scan state changes. */
+  readonly changed: ISignal<IEnvironmentsModel, void>;
+  /** Emitted when the set of kernelspecs on disk has (probably) changed. */
+  readonly kernelsChanged: ISignal<IEnvironmentsModel, void>;
+
+  /** The record of one environment in the current list. */
+  environment(id: string): IEnvironment | undefined;
+  /** Re-read the list; keeps re-reading while the server scans. */
+  fetch(): Promise<void>;
+  /** Ask the server to rescan now, then follow the scan. */
+  refresh(): Promise<void>;
+  details(id: string): Promise<IEnvironmentDetails>;
+  pythons(): Promise<IPython[]>;
+  /**
+   * Put a fresh record of one environment into the list (from a finished operation or an
+   * unregister); `at` is when it was made (ISO time, default now).
+   */
+  settle(env: IEnvironment, options?: { kernelsChanged?: boolean; at?: string | null }): void;
+}
+
+/** The uv operations being followed: their state, their logs, cancel. */
+export interface IOperationsModel {
+  readonly operations: ReadonlyArray<ITrackedOperation>;
+  /** Emitted when an operation is added or dropped. */
+  readonly changed: ISignal<IOperationsModel, void>;
+  /** Emitted whenever one operation advances (state or log). */
+  readonly operationChanged: ISignal<IOperationsModel, ITrackedOperation>;
+  /** Emitted once when an operation is accepted by the server (or adopted). */
+  readonly operationStarted: ISignal<IOperationsModel, ITrackedOperation>;
+  /** Emitted once when an operation reaches a final state. */
+  readonly operationFinished: ISignal<IOperationsModel, ITrackedOperation>;
+
+  /** Follow an operation the server accepted; returns the one already followed if any. */
+  track(operation: IOperation, label: string): ITrackedOperation;
+  /** Follow the operations that were running before this page loaded. */
+  adoptRunning(): Promise<void>;
+  /** Whether an operation on this environment is queued or running. */
+  isBusy(env: IEnvironment): boolean;
+  cancel(opId: string): Promise<void>;
+  /** Forget a finished operation. */
+  dismiss(opId: string): void;
+}
+
+/** The actions that change environments; each uv run is followed by the operations model. */
+export interface IEnvironmentActions {
+  create(request: ICreateRequest): Promise<ITrackedOperation>;
+  /** `uv sync --frozen`, or with `relock` `uv sync` (which may update uv.lock). */
+  sync(env: IEnvironment, options?: { relock?: boolean }): Promise<ITrackedOperation>;
+  addPackages(env: IEnvironment, packages: string[]): Promise<ITrackedOperation>;
+  /** `force`: venvs only, remove even when other installed packages require it. */
+  removePackage(
+    env: IEnvironment,
+    name: string,
+    options?: { force?: boolean }
+  ): Promise<ITrackedOperation>;
+  registerKernel(env: IEnvironment): Promise<ITrackedOperation>;
+  unregisterKernel(env: IEnvironment): Promise<IEnvironment>;
+}
+
+/**
+ * The state of the panel: environments, operations, and the actions on them, as one
+ * façade over the three models (which views may also use on their own).
+ */
+export interface IUvKernelsModel extends IEnvironmentActions {
+  readonly environmentsModel: IEnvironmentsModel;
+  readonly operationsModel: IOperationsModel;
+  readonly actions: IEnvironmentActions;
+
   readonly environments: ReadonlyArray<IEnvironment>;
   readonly roots: ReadonlyArray<string>;
   readonly scanning: boolean;
@@ -137,7 +233,7 @@ export interface IUvKernelsModel {
   readonly operations: ReadonlyArray<ITrackedOperation>;
   settings: IUvKernelsSettings;
 
-  /** Emitted when the list, the scan state or the settings change. */
+  /** Emitted when the list, the scan state, the set of operations or the settings change. */
   readonly changed: ISignal<IUvKernelsModel, void>;
   /** Emitted whenever one operation advances (state or log). */
   readonly operationChanged: ISignal<IUvKernelsModel, ITrackedOperation>;
@@ -152,12 +248,6 @@ export interface IUvKernelsModel {
   refresh(): Promise<void>;
   details(id: string): Promise<IEnvironmentDetails>;
   pythons(): Promise<IPython[]>;
-  create(request: ICreateRequest): Promise<ITrackedOperation>;
-  sync(env: IEnvironment): Promise<ITrackedOperation>;
-  addPackages(env: IEnvironment, packages: string[]): Promise<ITrackedOperation>;
-  removePackage(env: IEnvironment, name: string): Promise<ITrackedOperation>;
-  registerKernel(env: IEnvironment): Promise<ITrackedOperation>;
-  unregisterKernel(env: IEnvironment): Promise<IEnvironment>;
   cancel(opId: string): Promise<void>;
   dismiss(opId: string): void;
 }

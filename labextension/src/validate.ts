@@ -154,3 +154,27 @@ export function relativeToServerRoot(path: string, serverRoot: string): string |
   }
   return null;
 }
+
+/**
+ * The field a refused create concerns, from the server's message: the place (name or
+ * subfolder), the Python, or the packages; anything else goes to the whole form.
+ */
+export function fieldOfRefusal(
+  message: string,
+  subfolder: string
+): 'name' | 'subfolder' | 'python' | 'packages' | 'form' {
+  if (
+    /already exists|not empty|is a file|outside the configured roots|resolves to/i.test(message)
+  ) {
+    const inSubfolder =
+      subfolder.trim() !== '' && /is a file|outside the configured roots/i.test(message);
+    return inSubfolder ? 'subfolder' : 'name';
+  }
+  if (/\bpython\b|interpreter/i.test(message)) {
+    return 'python';
+  }
+  if (/requirement|package|option|PEP 508/i.test(message)) {
+    return 'packages';
+  }
+  return 'form';
+}

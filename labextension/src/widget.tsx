@@ -11,20 +11,39 @@ import {
 } from '@jupyterlab/ui-components';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 
-import { IPanelActions } from './components/common';
+import { IPanelHost, IPanelModels } from './components/common';
 import { EnvironmentList } from './components/EnvironmentList';
 import { OperationList } from './components/OperationList';
 import { uvEnvironmentsIcon } from './icons';
-import { UvKernelsModel } from './model';
+import { IUvKernelsModel } from './tokens';
+
+/** The most of the height the Operations section takes to show its content in full. */
+const OPERATIONS_SHARE = 0.5;
+
+function panelModels(model: IUvKernelsModel): IPanelModels {
+  return {
+    environments: model.environmentsModel,
+    operations: model.operationsModel,
+    actions: model.actions
+  };
+}
 
 class EnvironmentsSection extends ReactWidget {
   constructor(
-    private _model: UvKernelsModel,
-    private _actions: IPanelActions
+    private _model: IUvKernelsModel,
+    private _host: IPanelHost
   ) {
     super();
     this.addClass('jp-UvKernels-section');
     this.title.label = 'Environments';
+    this._showPlainVenvs = _model.settings.showPlainVenvs;
+    // The list follows its models itself; only a settings change needs a render from here.
+    _model.changed.connect(() => {
+      if (_model.settings.showPlainVenvs !== this._showPlainVenvs) {
+        this._showPlainVenvs = _model.settings.showPlainVenvs;
+        this.update();
+      }
+    }, this);
   }
 
   get showCreateForm(): boolean {
@@ -42,8 +61,9 @@ class EnvironmentsSection extends ReactWidget {
   render(): JSX.Element {
     return (
       <EnvironmentList
-        model={this._model}
-        actions={this._actions}
+        models={panelModels(this._model)}
+        host={this._host}
+        showPlainVenvs={this._showPlainVenvs}
         showCreateForm={this._showCreateForm}
         onCloseCreateForm={() => (this.showCreateForm = false)}
       />
@@ -51,12 +71,13 @@ class EnvironmentsSection extends ReactWidget {
   }
 
   private _showCreateForm = false;
+  private _showPlainVenvs: boolean;
 }
 
 class OperationsSection extends ReactWidget {
   constructor(
-    private _model: UvKernelsModel,
-    private _actions: IPanelActions
+    private _model: IUvKernelsModel,
+    private _host: IPanelHost
   ) {
     super();
     this.addClass('jp-UvKernels-section');
@@ -64,13 +85,13 @@ class OperationsSection extends ReactWidget {
   }
 
   render(): JSX.Element {
-    return <OperationList model={this._model} actions={this._actions} />;
+    return <OperationList models={panelModels(this._model)} host={this._host} />;
   }
 }
 
 /** The "uv environments" sidebar: a toolbar, the environment list and the operation log. */
 export class UvKernelsPanel extends SidePanel {
-  constructor(model: UvKernelsModel, actions: IPanelActions) {
+  constructor(model: IUvKernelsModel, host: IPanelHost) {
     super();
     this.id = 'jp-uv-kernels';
     this.addClass('jp-UvKernels-panel');
@@ -83,8 +104,8 @@ export class UvKernelsPanel extends SidePanel {
     heading.addClass('jp-text-truncated');
     this.header.addWidget(heading);
 
-    this._environments = new EnvironmentsSection(model, actions);
-    this._operations = new OperationsSection(model, actions);
+    this._environments = new EnvironmentsSection(model, host);
+    this._operations = new OperationsSection(model, host);
 
     const newButton = new ToolbarButton({
       icon: addIcon,
@@ -104,15 +125,25 @@ export class UvKernelsPanel extends SidePanel {
         icon: refreshIcon,
         tooltip: 'Rescan the roots for environments',
         onClick: () => {
-          model.refresh().catch(error => actions.notifyError(String(error?.message ?? error)));
+          model.refresh().catch(error => host.notifyError(String(error?.message ?? error)));
         }
       })
     );
 
     this.addWidget(this._environments);
     this.addWidget(this._operations);
-    // The list gets most of the height; the operation log a quarter.
-    (this.content as AccordionPanel).setRelativeSizes([3, 1]);
+    const accordion = this.content as AccordionPanel;
+    accordion.setRelativeSizes([3, 1]);
+    // Once the user drags the divider, the sizes are theirs.
+    accordion.handleMoved.connect(() => {
+      this._userSized = true;
+    });
+    model.operationsModel.changed.connect(this._scheduleFit, this);
+    model.environmentsModel.changed.connect(this._scheduleFit, this);
+    if (typeof ResizeObserver !== 'undefined') {
+      // An environment opened or closed, the form shown: the list's height changed.
+      this._observer = new ResizeObserver(() => this._scheduleFit());
+    }
   }
 
   /** Open the "New environment" form (the command palette entry uses this). */
@@ -120,6 +151,60 @@ export class UvKernelsPanel extends SidePanel {
     this._environments.showCreateForm = true;
   }
 
+  dispose(): void {
+    this._observer?.disconnect();
+    cancelAnimationFrame(this._fitFrame);
+    super.dispose();
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._scheduleFit();
+  }
+
+  private _scheduleFit(): void {
+    cancelAnimationFrame(this._fitFrame);
+    this._fitFrame = requestAnimationFrame(() => this._fit());
+  }
+
+  /**
+   * Share the height between the sections: the Operations section gets what its content
+   * needs, up to OPERATIONS_SHARE of the height, and any height the list leaves free.
+   * Refitted when either content changes size (a log grows, an environment opens).
+   */
+  private _fit(): void {
+    const envs = this._environments;
+    const ops = this._operations;
+    if (this._userSized || !this.isVisible || envs.isHidden || ops.isHidden) {
+      return;
+    }
+    const available = envs.node.offsetHeight + ops.node.offsetHeight;
+    const envContent = envs.node.firstElementChild as HTMLElement | null;
+    const opsContent = ops.node.firstElementChild as HTMLElement | null;
+    if (available <= 0 || !envContent || !opsContent) {
+      return;
+    }
+    if (this._observer && !(this._observed[0] === envContent && this._observed[1] === opsContent)) {
+      this._observer.disconnect();
+      this._observer.observe(envContent);
+      this._observer.observe(opsContent);
+      this._observed = [envContent, opsContent];
+    }
+    // Operations show in full (logs included) up to half the height, and take whatever
+    // the list leaves free.
+    const opsNeed = Math.min(opsContent.offsetHeight, OPERATIONS_SHARE * available);
+    const opsHeight = Math.max(opsNeed, available - envContent.offsetHeight);
+    const envHeight = Math.max(available - opsHeight, 0);
+    if (Math.abs(envs.node.offsetHeight - envHeight) < 4) {
+      return;
+    }
+    (this.content as AccordionPanel).setRelativeSizes([envHeight, opsHeight]);
+  }
+
   private _environments: EnvironmentsSection;
   private _operations: OperationsSection;
+  private _observer: ResizeObserver | null = null;
+  private _observed: Element[] = [];
+  private _fitFrame = 0;
+  private _userSized = false;
 }

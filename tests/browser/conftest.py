@@ -244,8 +244,9 @@ def lab_home(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> It
         yield home
 
 
-def open_lab(browser: Any, lab: Lab, artifacts: Path) -> Any:
-    """A new page on JupyterLab with the uv environments panel shown."""
+def open_lab(browser: Any, lab: Lab, artifacts: Path, width: int | None = 400) -> Any:
+    """A new page on JupyterLab with the uv environments panel shown, the sidebar dragged
+    to ``width`` px (None: JupyterLab's default sidebar width)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -254,17 +255,23 @@ def open_lab(browser: Any, lab: Lab, artifacts: Path) -> Any:
     page._uv_errors = errors  # type: ignore[attr-defined]
     page.goto(f"{lab.url}lab?token={lab.token}&reset")
     page.wait_for_selector("#jp-main-dock-panel", state="attached", timeout=60_000)
-    show_panel(page)
+    # The launcher opens (and takes the focus) once the layout is restored: wait for it, so
+    # it does not take the focus from the panel in the middle of a test.
+    page.locator("#jp-main-dock-panel .jp-Launcher").first.wait_for(timeout=60_000)
+    show_panel(page, width)
     return page
 
 
-def show_panel(page: Any, width: int = 400) -> None:
-    """Open the panel from its sidebar tab, and drag the sidebar to ``width`` px."""
+def show_panel(page: Any, width: int | None = 400) -> None:
+    """Open the panel from its sidebar tab, and drag the sidebar to ``width`` px (None:
+    leave it at its width)."""
     tab = page.locator('.jp-SideBar [data-id="jp-uv-kernels"]')
     tab.wait_for(timeout=60_000)
     if not page.locator("#jp-uv-kernels").is_visible():
         tab.click()
     page.locator("#jp-uv-kernels .jp-UvKernels-environments").wait_for()
+    if width is None:
+        return
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:visible").first
     box = handle.bounding_box()
     if box:
@@ -303,3 +310,69 @@ def screenshot(page: Any, artifacts: Path, name: str, *, panel_only: bool = Fals
 def copy_screenshot(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
+
+
+#: The controls of the panel a user can reach: buttons, links, form fields, and anything
+#: focusable (the log views, scrollable regions, are not controls and are left out).
+_CONTROLS = (
+    "button, a[href], input, select, textarea, [role=button], "
+    '[tabindex]:not([tabindex="-1"]):not(pre)'
+)
+
+_MARK_CONTROLS = """([root, selector]) => {
+    const visibleLabel = el => {
+        if (el.matches('input, select, textarea')) {
+            const labels = [...(el.labels || [])].map(l => l.innerText).join(' ').trim();
+            return labels || (el.matches('input[type=search], input[type=text], textarea')
+                              ? (el.getAttribute('placeholder') || '') : '');
+        }
+        return el.innerText || '';
+    };
+    return [...document.querySelector(root).querySelectorAll(selector)]
+        .filter(el => el.getClientRects().length > 0)
+        .map((el, i) => {
+            el.setAttribute('data-a11y-probe', String(i));
+            return {probe: String(i), visible: visibleLabel(el).trim(),
+                    html: el.outerHTML.slice(0, 160)};
+        });
+}"""
+
+
+def _squash(text: str) -> str:
+    """Compare labels as a screen reader user hears them: case, spaces and direction
+    marks do not matter."""
+    return "".join(ch for ch in text.lower() if not ch.isspace() and ch not in "\u200e\u200f")
+
+
+def label_in_name_violations(page: Any, root: str = "#jp-uv-kernels") -> list[str]:
+    """Every visible control under ``root`` whose accessible name (as Chromium computes it,
+    read over CDP) is empty or does not contain its visible label (WCAG 2.5.3)."""
+    controls = page.evaluate(_MARK_CONTROLS, [root, _CONTROLS])
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("Accessibility.enable")
+        document = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        problems = []
+        for control in controls:
+            node = cdp.send(
+                "DOM.querySelector",
+                {"nodeId": document, "selector": f'[data-a11y-probe="{control["probe"]}"]'},
+            )["nodeId"]
+            if not node:
+                continue  # re-rendered away since it was marked
+            ax = cdp.send(
+                "Accessibility.getPartialAXTree", {"nodeId": node, "fetchRelatives": False}
+            )
+            name = str(ax["nodes"][0].get("name", {}).get("value", "")) if ax["nodes"] else ""
+            visible = control["visible"]
+            if not name.strip():
+                problems.append(f"no accessible name: {control['html']}")
+            elif visible and _squash(visible) not in _squash(name):
+                problems.append(f"{name!r} does not contain {visible!r}: {control['html']}")
+        return problems
+    finally:
+        cdp.detach()
+        page.evaluate(
+            "() => document.querySelectorAll('[data-a11y-probe]')"
+            ".forEach(el => el.removeAttribute('data-a11y-probe'))"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,7 +216,7 @@ def test_sync_makes_an_out_of_sync_project_ready(page: Any, lab: Lab, artifacts:
     screenshot(page, artifacts, "sync-done")
 
     # The project lies under the server root, so the file browser can show it.
-    item.get_by_role("button", name="Show drifted in the file browser").click()
+    item.get_by_role("button", name="Show in file browser (drifted)").click()
     expect(page.locator("#filebrowser")).to_be_visible()
     expect(page.locator("#filebrowser .jp-BreadCrumbs")).to_contain_text("drifted")
     expect(page.locator("#filebrowser .jp-DirListing-item", has_text="uv.lock")).to_be_visible()
@@ -225,7 +226,7 @@ def test_bad_requirements_are_refused_with_a_clear_message(
     page: Any, lab: Lab, artifacts: Path
 ) -> None:
     item = expand(page, "analysis")
-    box = item.get_by_label("Packages to add to analysis")
+    box = item.get_by_label("Add packages to analysis")
 
     # Option-shaped input never leaves the browser.
     before = len(lab.api("uv-kernels/operations")["operations"])
@@ -241,6 +242,10 @@ def test_bad_requirements_are_refused_with_a_clear_message(
     item.get_by_role("button", name="Add the packages to analysis").click()
     failed = notification(page, "Add nonexistent-pkg-zzz==1.0 to analysis failed")
     expect(failed).to_be_visible(timeout=OPERATION_TIMEOUT_MS)
+    # ... and so does the detail view, under the box, which keeps what was typed.
+    expect(alert).to_contain_text("Add nonexistent-pkg-zzz==1.0 to analysis failed")
+    expect(alert).to_contain_text("nonexistent-pkg-zzz was not found in the package registry")
+    expect(box).to_have_value("nonexistent-pkg-zzz==1.0")
     ops = [
         op
         for op in lab.api("uv-kernels/operations")["operations"]
@@ -273,6 +278,9 @@ def test_create_a_venv_from_the_form(page: Any, lab: Lab, artifacts: Path) -> No
     form.get_by_label("venv", exact=True).check()
     python = form.get_by_label("Python version")
     expect(python.locator("option")).not_to_have_count(1)  # the list from GET pythons arrived
+    # The form keeps the server's order (newest first, by version number), unsorted.
+    served = [p["path"] for p in lab.api("uv-kernels/pythons")["pythons"]]
+    assert python.locator("option").evaluate_all("os => os.map(o => o.value)")[1:] == served
     python.select_option(index=1)
     form.get_by_label("Initial packages").fill("six")
     screenshot(page, artifacts, "create-form", panel_only=True)
@@ -321,16 +329,16 @@ def test_cancel_a_slow_operation_while_another_runs(
 ) -> None:
     slow = make_slow_package(tmp_path / "slowpkg")
     plain = expand(page, "plain-tools")
-    plain.get_by_label("Packages to add to plain-tools").fill(f"slowpkg @ {slow.as_uri()}")
+    plain.get_by_label("Add packages to plain-tools").fill(f"slowpkg @ {slow.as_uri()}")
     plain.get_by_role("button", name="Add the packages to plain-tools").click()
     slow_op = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Add slowpkg")
     expect(slow_op).to_have_attribute("data-state", "running", timeout=30_000)
 
     # A second operation on another environment runs alongside and finishes on its own.
     side = expand(page, "side-tools")
-    side.get_by_role("button", name="Register a kernel for side-tools").click()
+    side.get_by_role("button", name="Register kernel for side-tools").click()
     side_op = page.locator(
-        "#jp-uv-kernels .jp-UvKernels-operation", has_text="Register a kernel for side-tools"
+        "#jp-uv-kernels .jp-UvKernels-operation", has_text="Register kernel for side-tools"
     )
     expect(side_op).to_have_attribute("data-state", "succeeded", timeout=OPERATION_TIMEOUT_MS)
     expect(badge(page, "side-tools")).to_have_attribute("data-status", "ready")
@@ -352,16 +360,33 @@ def test_unregister_asks_first_then_removes_the_kernel(
     kernel = lab.environments()["analysis"]["kernel"]
     assert kernel in lab.api("api/kernelspecs")["kernelspecs"]
     item = expand(page, "analysis")
-    item.get_by_role("button", name="Unregister the kernel of analysis").click()
+    expect(item.locator(".jp-UvKernels-nokernel")).to_have_count(0)
+    item.get_by_role("button", name="Unregister kernel of analysis").click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_contain_text("Unregister the kernel of analysis?")
     dialog.get_by_role("button", name="Cancel").click()
     assert kernel in lab.api("api/kernelspecs")["kernelspecs"]
 
-    item.get_by_role("button", name="Unregister the kernel of analysis").click()
+    item.get_by_role("button", name="Unregister kernel of analysis").click()
     page.locator(".jp-Dialog").get_by_role("button", name="Unregister").click()
-    expect(item.get_by_role("button", name="Register a kernel for analysis")).to_be_visible()
+    register = item.get_by_role("button", name="Register kernel for analysis")
+    expect(register).to_be_visible()
     assert kernel not in lab.api("api/kernelspecs")["kernelspecs"]
+    # Still "ready", but the row and the detail say there is no kernel, and Register is the
+    # primary action (the only way to a notebook from here).
+    expect(badge(page, "analysis")).to_have_attribute("data-status", "ready")
+    marker = item.locator(".jp-UvKernels-env-header .jp-UvKernels-nokernel")
+    expect(marker).to_have_text("no kernel")
+    expect(item.locator(".jp-UvKernels-kernel-none")).to_contain_text("none")
+    expect(register).to_have_class(re.compile("jp-mod-accept"))
+    expect(item.get_by_role("button", name=re.compile("^New notebook"))).to_have_count(0)
+    screenshot(page, artifacts, "ready-without-kernel", panel_only=True)
+    # Register brings the kernel back, and the marker goes.
+    register.click()
+    expect(item.get_by_role("button", name="Unregister kernel of analysis")).to_be_visible(
+        timeout=OPERATION_TIMEOUT_MS
+    )
+    expect(marker).to_have_count(0)
 
 
 def test_plain_venvs_can_be_hidden_by_a_setting(browser: Any, lab: Lab, artifacts: Path) -> None:

@@ -309,7 +309,7 @@ def test_given_a_project_outside_the_server_root_when_expanded_then_only_new_not
     expect(actions.get_by_role("button", name="New notebook with the outside kernel")).to_have_text(
         "New notebook"
     )
-    expect(actions.get_by_role("button", name="Show outside in the file browser")).to_have_count(0)
+    expect(actions.get_by_role("button", name="Show in file browser (outside)")).to_have_count(0)
     # Still one click to a notebook on the project's own kernel.
     spec = lab.api("api/kernelspecs")["kernelspecs"][record["kernel"]]
     actions.get_by_role("button", name="New notebook with the outside kernel").click()

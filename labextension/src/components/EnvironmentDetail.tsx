@@ -1,42 +1,89 @@
 import * as React from 'react';
-import { closeIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
 
 import { errorMessage } from '../api';
-import { IEnvironment, IEnvironmentDetails, ITrackedOperation, IUvKernelsModel } from '../tokens';
+import { failureSummary } from '../operations';
+import { FIX_LABELS, panelProblem } from '../problems';
+import { IEnvironment, IEnvironmentDetails, ITrackedOperation } from '../tokens';
 import { parseRequirements } from '../validate';
-import { IPanelActions, TextButton, useSignals } from './common';
+import {
+  InlineError,
+  IPanelHost,
+  IPanelModels,
+  lacksKernel,
+  refusal,
+  TextButton,
+  useSignals,
+  whenFinished
+} from './common';
+import { Checks } from './Checks';
+import { PackageList } from './PackageList';
 
 /** The display name of the `uv-project` kernelspec. */
 const PROJECT_KERNEL_LABEL = "Python (this folder's uv project)";
 
 interface IProps {
   env: IEnvironment;
-  model: IUvKernelsModel;
-  actions: IPanelActions;
+  models: IPanelModels;
+  host: IPanelHost;
+}
+
+/** An error next to what caused it: the message, and the full text for the tooltip. */
+interface IShownError {
+  message: string;
+  title?: string;
+}
+
+/**
+ * Start an operation and report, through `onError`, a refusal at once or a failure when
+ * it ends. Resolves with the finished operation, or null when the server refused it.
+ */
+export async function runWithInlineErrors(
+  models: IPanelModels,
+  start: () => Promise<ITrackedOperation>,
+  onError: (error: IShownError | null) => void
+): Promise<ITrackedOperation | null> {
+  onError(null);
+  let tracked: ITrackedOperation;
+  try {
+    tracked = await start();
+  } catch (error) {
+    onError({ message: refusal(error).message });
+    return null;
+  }
+  const done = await whenFinished(models.operations, tracked);
+  if (done.operation.state === 'failed') {
+    onError({
+      message: `${done.label} failed: ${failureSummary(done)}`,
+      title: done.operation.message ?? undefined
+    });
+  }
+  return done;
 }
 
 /** The expanded part of one environment: actions, packages, drift and `uv pip check`. */
 export function EnvironmentDetail(props: IProps): JSX.Element {
-  const { env, model, actions } = props;
+  const { env, models, host } = props;
+  const { environments, operations, actions } = models;
   const [details, setDetails] = React.useState<IEnvironmentDetails | null>(null);
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
   const [packagesText, setPackagesText] = React.useState('');
-  const [inputError, setInputError] = React.useState<string | null>(null);
+  const [inputError, setInputError] = React.useState<IShownError | null>(null);
+  const [actionError, setActionError] = React.useState<IShownError | null>(null);
   // "New notebook in project" appears once the uv-project kernelspec is known.
-  useSignals(actions.kernelspecsChanged);
+  useSignals(host.kernelspecsChanged, operations.changed);
 
   const load = React.useCallback(async () => {
     setLoading(true);
     try {
-      setDetails(await model.details(env.id));
+      setDetails(await environments.details(env.id));
       setLoadError(null);
     } catch (error) {
       setLoadError(errorMessage(error));
     } finally {
       setLoading(false);
     }
-  }, [model, env.id]);
+  }, [environments, env.id]);
 
   React.useEffect(() => {
     void load();
@@ -49,110 +96,150 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         void load();
       }
     };
-    model.operationFinished.connect(onFinished);
+    operations.operationFinished.connect(onFinished);
     return () => {
-      model.operationFinished.disconnect(onFinished);
+      operations.operationFinished.disconnect(onFinished);
     };
-  }, [model, env.id, load]);
+  }, [operations, env.id, load]);
 
-  const busy = model.operations.some(
-    t => !t.finished && (t.operation.env_id === env.id || t.operation.path === env.path)
-  );
+  const busy = operations.isBusy(env);
+  const problem = panelProblem(env);
+  const noKernel = lacksKernel(env);
+
+  const run = (start: () => Promise<ITrackedOperation>): void => {
+    void runWithInlineErrors(models, start, setActionError);
+  };
 
   const addPackages = async (): Promise<void> => {
     const parsed = parseRequirements(packagesText);
     if (parsed.errors.length) {
-      setInputError(parsed.errors.join(' '));
+      setInputError({ message: parsed.errors.join(' ') });
       return;
     }
     if (!parsed.requirements.length) {
-      setInputError('Type one or more requirements, e.g. numpy xarray>=2024.1');
+      setInputError({ message: 'Type one or more requirements, e.g. numpy xarray>=2024.1' });
       return;
     }
-    setInputError(null);
-    if (await actions.runOperation(() => model.addPackages(env, parsed.requirements))) {
-      setPackagesText('');
-    }
-  };
-
-  const removePackage = async (name: string): Promise<void> => {
-    const ok = await actions.confirm(
-      `Remove ${name}?`,
-      `Remove ${name} from ${env.name}` +
-        (env.kind === 'project'
-          ? ' (uv remove; pyproject.toml and uv.lock change).'
-          : ' (uv pip uninstall).'),
-      'Remove'
+    const done = await runWithInlineErrors(
+      models,
+      () => actions.addPackages(env, parsed.requirements),
+      setInputError
     );
-    if (ok) {
-      await actions.runOperation(() => model.removePackage(env, name));
+    // The text stays until the packages are in, so a typo can be fixed and sent again.
+    if (done?.operation.state === 'succeeded') {
+      setPackagesText(text => (text === packagesText ? '' : text));
     }
   };
 
-  const fileBrowserPath = actions.fileBrowserPath(env);
-  const inProject = actions.canOpenInProject(env);
+  const unregister = async (): Promise<void> => {
+    const ok = await host.confirm(
+      `Unregister the kernel of ${env.name}?`,
+      `The kernelspec ${env.kernel} is removed; the environment itself stays. ` +
+        'Notebooks that use it will ask for another kernel.',
+      'Unregister'
+    );
+    if (!ok) {
+      return;
+    }
+    setActionError(null);
+    try {
+      await actions.unregisterKernel(env);
+      host.notifySuccess(`Unregistered the kernel of ${env.name}.`);
+    } catch (error) {
+      setActionError({ message: refusal(error).message });
+    }
+  };
+
+  const fileBrowserPath = host.fileBrowserPath(env);
+  const inProject = host.canOpenInProject(env);
   const inputId = `jp-UvKernels-add-${env.id}`;
   const errorId = `${inputId}-error`;
+  const actionErrorId = `jp-UvKernels-action-error-${env.id}`;
+  // The button that fixes the problem, or Register for a working env without a kernel, is
+  // the primary one; otherwise a new notebook is.
+  const primary = problem?.fix ?? (noKernel ? 'register' : null);
 
   return (
     <div className="jp-UvKernels-detail" aria-busy={loading}>
       <dl className="jp-UvKernels-facts">
         <dt>Path</dt>
         <dd title={env.path}>{env.path}</dd>
-        {env.kernel && (
-          <>
-            <dt>Kernel</dt>
-            <dd>{env.kernel}</dd>
-          </>
+        <dt>Kernel</dt>
+        {env.kernel ? (
+          <dd>{env.kernel}</dd>
+        ) : (
+          <dd className="jp-UvKernels-kernel-none">
+            none{noKernel ? ': use Register kernel below to get one' : ''}
+          </dd>
         )}
-        {env.problem && (
+        {problem && (
           <>
             <dt>Problem</dt>
-            <dd className="jp-UvKernels-problem">{env.problem}</dd>
+            <dd className="jp-UvKernels-problem" title={problem.original}>
+              {problem.text}
+            </dd>
           </>
         )}
       </dl>
 
-      <div className="jp-UvKernels-actions" role="group" aria-label={`Actions for ${env.name}`}>
+      <div
+        className="jp-UvKernels-actions"
+        role="group"
+        aria-label={`Actions for ${env.name}`}
+        aria-describedby={actionError ? actionErrorId : undefined}
+      >
         {env.kind === 'project' && (
           <TextButton
+            accept={primary === 'sync'}
             aria-label={`Sync ${env.name}`}
-            title="uv sync: make the environment match uv.lock"
+            title="uv sync --frozen: make the environment match uv.lock exactly"
             disabled={busy}
-            onClick={() => void actions.runOperation(() => model.sync(env))}
+            onClick={() => run(() => actions.sync(env))}
           >
-            Sync
+            {FIX_LABELS.sync}
+          </TextButton>
+        )}
+        {env.kind === 'project' && primary === 'relock' && (
+          <TextButton
+            accept
+            aria-label={`Relock and sync ${env.name}`}
+            title="uv sync: update uv.lock to match pyproject.toml, then install"
+            disabled={busy}
+            onClick={() => run(() => actions.sync(env, { relock: true }))}
+          >
+            {FIX_LABELS.relock}
           </TextButton>
         )}
         {env.kernel ? (
           <TextButton
-            aria-label={`Unregister the kernel of ${env.name}`}
+            aria-label={`Unregister kernel of ${env.name}`}
             title="Remove the kernelspec (the environment stays)"
-            onClick={() => void actions.unregisterKernel(env)}
+            onClick={() => void unregister()}
           >
             Unregister kernel
           </TextButton>
         ) : (
           <TextButton
-            aria-label={`Register a kernel for ${env.name}`}
+            accept={primary === 'register'}
+            aria-label={`${FIX_LABELS.register} for ${env.name}`}
             title="Install ipykernel if needed and write a kernelspec"
             disabled={busy || env.status === 'broken' || env.status === 'no-environment'}
-            onClick={() => void actions.runOperation(() => model.registerKernel(env))}
+            onClick={() => run(() => actions.registerKernel(env))}
           >
-            Register kernel
+            {FIX_LABELS.register}
           </TextButton>
         )}
         {env.kernel && inProject && (
           <>
             <TextButton
-              accept
+              accept={primary === null}
               aria-label={`New notebook in project ${env.name}`}
               title={
                 `Create a notebook in ${env.name}'s folder on the kernel "${PROJECT_KERNEL_LABEL}". ` +
                 'It runs the uv project the notebook is in, so the saved notebook opens in ' +
                 'any clone of the project, at any path.'
               }
-              onClick={() => void actions.openNotebook(env, { inProject: true })}
+              onClick={() => void host.openNotebook(env, { inProject: true })}
             >
               New notebook in project
             </TextButton>
@@ -163,7 +250,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
                 'notebooks kept outside the project. A clone at another path has another ' +
                 'kernel name, so there the notebook asks for a kernel.'
               }
-              onClick={() => void actions.openNotebook(env)}
+              onClick={() => void host.openNotebook(env)}
             >
               New notebook on this kernel
             </TextButton>
@@ -171,23 +258,27 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         )}
         {env.kernel && !inProject && (
           <TextButton
-            accept
+            accept={primary === null}
             aria-label={`New notebook with the ${env.name} kernel`}
             title={`Create a notebook on the kernel of this environment (${env.kernel})`}
-            onClick={() => void actions.openNotebook(env)}
+            onClick={() => void host.openNotebook(env)}
           >
             New notebook
           </TextButton>
         )}
         {fileBrowserPath !== null && (
           <TextButton
-            aria-label={`Show ${env.name} in the file browser`}
-            onClick={() => void actions.showInFileBrowser(env)}
+            aria-label={`Show in file browser (${env.name})`}
+            title={`Show ${fileBrowserPath || 'the server root'} in the file browser`}
+            onClick={() => void host.showInFileBrowser(env)}
           >
             Show in file browser
           </TextButton>
         )}
       </div>
+      {actionError && (
+        <InlineError id={actionErrorId} message={actionError.message} title={actionError.title} />
+      )}
 
       {env.venv && env.status !== 'broken' && (
         <form
@@ -207,7 +298,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
               type="text"
               value={packagesText}
               placeholder="numpy xarray>=2024.1"
-              aria-label={`Packages to add to ${env.name}`}
+              aria-label={`Add packages to ${env.name}`}
               aria-invalid={inputError !== null}
               aria-describedby={inputError ? errorId : undefined}
               spellCheck={false}
@@ -226,9 +317,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
             </TextButton>
           </div>
           {inputError && (
-            <div id={errorId} className="jp-UvKernels-error" role="alert">
-              {inputError}
-            </div>
+            <InlineError id={errorId} message={inputError.message} title={inputError.title} />
           )}
         </form>
       )}
@@ -240,85 +329,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
       )}
       {loading && !details && <div className="jp-UvKernels-muted">Checking the environment…</div>}
       {details && <Checks details={details} />}
-      {details && (
-        <PackageList
-          env={env}
-          details={details}
-          busy={busy}
-          onRemove={name => void removePackage(name)}
-        />
-      )}
-    </div>
-  );
-}
-
-function Checks(props: { details: IEnvironmentDetails }): JSX.Element {
-  const { drift, pip_check } = props.details;
-  return (
-    <div className="jp-UvKernels-checks">
-      {drift && (
-        <div className="jp-UvKernels-check" data-check="drift">
-          <span className="jp-UvKernels-label">Lock file</span>{' '}
-          {!drift.checked ? (
-            <span className="jp-UvKernels-muted">{drift.output || 'not checked'}</span>
-          ) : drift.in_sync ? (
-            <span className="jp-UvKernels-ok">in sync with uv.lock</span>
-          ) : (
-            <span className="jp-UvKernels-warn">out of sync with uv.lock</span>
-          )}
-          {drift.checked && !drift.in_sync && drift.output && (
-            <pre className="jp-UvKernels-output">{drift.output}</pre>
-          )}
-        </div>
-      )}
-      {pip_check && (
-        <div className="jp-UvKernels-check" data-check="pip-check">
-          <span className="jp-UvKernels-label">uv pip check</span>{' '}
-          {pip_check.ok ? (
-            <span className="jp-UvKernels-ok">no conflicts</span>
-          ) : (
-            <span className="jp-UvKernels-warn">problems found</span>
-          )}
-          {!pip_check.ok && pip_check.output && (
-            <pre className="jp-UvKernels-output">{pip_check.output}</pre>
-          )}
-        </div>
-      )}
-    </div>
-  );
-}
-
-function PackageList(props: {
-  env: IEnvironment;
-  details: IEnvironmentDetails;
-  busy: boolean;
-  onRemove: (name: string) => void;
-}): JSX.Element {
-  const { env, details, busy, onRemove } = props;
-  const packages = [...details.packages].sort((a, b) => a.name.localeCompare(b.name));
-  return (
-    <div className="jp-UvKernels-packages">
-      <div className="jp-UvKernels-label">Installed packages ({packages.length})</div>
-      {details.packages_error && (
-        <div className="jp-UvKernels-error" role="alert">
-          {details.packages_error}
-        </div>
-      )}
-      <ul aria-label={`Packages installed in ${env.name}`}>
-        {packages.map(pkg => (
-          <li key={pkg.name} className="jp-UvKernels-package">
-            <span className="jp-UvKernels-package-name">{pkg.name}</span>
-            <span className="jp-UvKernels-package-version">{pkg.version}</span>
-            <ToolbarButtonComponent
-              className="jp-UvKernels-remove"
-              icon={closeIcon}
-              tooltip={`Remove ${pkg.name}`}
-              enabled={!busy}
-              onClick={() => onRemove(pkg.name)}
-            />
-          </li>
-        ))}
-      </ul>
+      {details && <PackageList env={env} details={details} models={models} host={host} />}
     </div>
   );
 }

@@ -1,14 +1,23 @@
 import * as React from 'react';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 
-import { IEnvironment, IUvKernelsModel } from '../tokens';
-import { IPanelActions, StatusBadge, useModel } from './common';
+import { IEnvironment, IEnvironmentsModel } from '../tokens';
+import {
+  IPanelHost,
+  IPanelModels,
+  lacksKernel,
+  NoKernelMarker,
+  StatusBadge,
+  useSignals
+} from './common';
 import { EnvironmentDetail } from './EnvironmentDetail';
 import { NewEnvironmentForm } from './NewEnvironmentForm';
 
 interface IProps {
-  model: IUvKernelsModel;
-  actions: IPanelActions;
+  models: IPanelModels;
+  host: IPanelHost;
+  /** The user setting: list venvs that uv did not make. */
+  showPlainVenvs: boolean;
   showCreateForm: boolean;
   onCloseCreateForm: () => void;
 }
@@ -60,8 +69,9 @@ function groupByRoot(
 }
 
 export function EnvironmentList(props: IProps): JSX.Element {
-  const { model, actions } = props;
-  useModel(model);
+  const { models, host, showPlainVenvs } = props;
+  const model = models.environments;
+  useSignals(model.changed, models.operations.changed);
   const [filter, setFilter] = React.useState('');
   const [expanded, setExpanded] = React.useState<Set<string>>(new Set());
   const [collapsedRoots, setCollapsedRoots] = React.useState<Set<string>>(new Set());
@@ -77,17 +87,15 @@ export function EnvironmentList(props: IProps): JSX.Element {
   };
 
   const visible = model.environments.filter(
-    env => (model.settings.showPlainVenvs || !isPlainVenv(env)) && matchesFilter(env, filter)
+    env => (showPlainVenvs || !isPlainVenv(env)) && matchesFilter(env, filter)
   );
-  const hiddenPlain = model.settings.showPlainVenvs
-    ? 0
-    : model.environments.filter(isPlainVenv).length;
+  const hiddenPlain = showPlainVenvs ? 0 : model.environments.filter(isPlainVenv).length;
   const groups = groupByRoot(visible, model.roots);
 
   return (
     <div className="jp-UvKernels-environments">
       {props.showCreateForm && (
-        <NewEnvironmentForm model={model} actions={actions} onClose={props.onCloseCreateForm} />
+        <NewEnvironmentForm models={models} host={host} onClose={props.onCloseCreateForm} />
       )}
       <div className="jp-UvKernels-filter">
         <input
@@ -109,8 +117,7 @@ export function EnvironmentList(props: IProps): JSX.Element {
               type="button"
               className="jp-UvKernels-root-header"
               aria-expanded={!collapsed}
-              aria-label={`${collapsed ? 'Expand' : 'Collapse'} ${root}`}
-              title={root}
+              title={`${root}: ${envs.length} environment${envs.length === 1 ? '' : 's'}`}
               onClick={() => setCollapsedRoots(toggle(collapsedRoots, root))}
             >
               {collapsed ? (
@@ -133,8 +140,8 @@ export function EnvironmentList(props: IProps): JSX.Element {
                   <EnvironmentItem
                     key={env.id}
                     env={env}
-                    model={model}
-                    actions={actions}
+                    models={models}
+                    host={host}
                     expanded={expanded.has(env.id)}
                     onToggle={() => setExpanded(toggle(expanded, env.id))}
                   />
@@ -148,23 +155,38 @@ export function EnvironmentList(props: IProps): JSX.Element {
   );
 }
 
+/** A time of day as the status line shows it, or null for a missing or bad time. */
+function timeOfDay(iso: string | null): string | null {
+  if (!iso) {
+    return null;
+  }
+  const when = new Date(iso);
+  return isNaN(when.getTime()) ? null : when.toLocaleTimeString();
+}
+
 function ScanStatus(props: {
-  model: IUvKernelsModel;
+  model: IEnvironmentsModel;
   shown: number;
   hiddenPlain: number;
 }): JSX.Element {
   const { model, shown, hiddenPlain } = props;
   const parts: string[] = [];
+  const scanned = timeOfDay(model.scannedAt);
+  const updated = timeOfDay(model.updatedAt);
   if (model.scannedAt) {
-    const when = new Date(model.scannedAt);
     parts.push(
-      `${shown} environment${shown === 1 ? '' : 's'}` +
-        (isNaN(when.getTime()) ? '' : ` · scanned ${when.toLocaleTimeString()}`)
+      `${shown} environment${shown === 1 ? '' : 's'}` + (updated ? ` · updated ${updated}` : '')
     );
   }
   if (hiddenPlain) {
     parts.push(`${hiddenPlain} plain venv${hiddenPlain === 1 ? '' : 's'} hidden`);
   }
+  const title =
+    scanned && updated && scanned !== updated
+      ? `Roots last scanned at ${scanned}; an operation updated the list at ${updated}.`
+      : scanned
+        ? `Roots last scanned at ${scanned}.`
+        : undefined;
   return (
     <div className="jp-UvKernels-status" role="status" aria-live="polite">
       {model.scanning && <span className="jp-UvKernels-scanning">scanning…</span>}
@@ -176,7 +198,9 @@ function ScanStatus(props: {
           partial
         </span>
       )}
-      <span className="jp-UvKernels-muted">{parts.join(' · ')}</span>
+      <span className="jp-UvKernels-muted jp-UvKernels-scan-time" title={title}>
+        {parts.join(' · ')}
+      </span>
       {model.error && <div className="jp-UvKernels-error">{model.error}</div>}
     </div>
   );
@@ -184,16 +208,14 @@ function ScanStatus(props: {
 
 function EnvironmentItem(props: {
   env: IEnvironment;
-  model: IUvKernelsModel;
-  actions: IPanelActions;
+  models: IPanelModels;
+  host: IPanelHost;
   expanded: boolean;
   onToggle: () => void;
 }): JSX.Element {
   const { env, expanded } = props;
   const detailId = `jp-UvKernels-detail-${env.id}`;
-  const running = props.model.operations.some(
-    t => !t.finished && (t.operation.env_id === env.id || t.operation.path === env.path)
-  );
+  const running = props.models.operations.isBusy(env);
   return (
     <li className="jp-UvKernels-env" data-env-id={env.id} data-env-name={env.name}>
       <button
@@ -201,7 +223,6 @@ function EnvironmentItem(props: {
         className="jp-UvKernels-env-header"
         aria-expanded={expanded}
         aria-controls={detailId}
-        aria-label={`${env.name}, ${env.status}; ${expanded ? 'hide' : 'show'} details`}
         onClick={props.onToggle}
       >
         {expanded ? (
@@ -213,7 +234,10 @@ function EnvironmentItem(props: {
           <span className="jp-UvKernels-env-title">
             <span className="jp-UvKernels-env-name">{env.name}</span>
             {running && <span className="jp-UvKernels-busy" title="An operation is running" />}
-            <StatusBadge env={env} />
+            <span className="jp-UvKernels-badges">
+              <StatusBadge env={env} />
+              {lacksKernel(env) && <NoKernelMarker />}
+            </span>
           </span>
           <span className="jp-UvKernels-env-meta">
             <span className="jp-UvKernels-relpath" title={env.path}>
@@ -226,7 +250,7 @@ function EnvironmentItem(props: {
       </button>
       {expanded && (
         <div id={detailId}>
-          <EnvironmentDetail env={env} model={props.model} actions={props.actions} />
+          <EnvironmentDetail env={env} models={props.models} host={props.host} />
         </div>
       )}
     </li>

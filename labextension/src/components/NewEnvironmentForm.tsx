@@ -1,18 +1,20 @@
 import * as React from 'react';
 
 import { errorMessage } from '../api';
-import { EnvironmentKind, IPython, IUvKernelsModel } from '../tokens';
+import { failureSummary } from '../operations';
+import { EnvironmentKind, IPython, ITrackedOperation } from '../tokens';
 import {
+  fieldOfRefusal,
   joinEnvironmentPath,
   parseRequirements,
   validateEnvironmentName,
   validateSubfolder
 } from '../validate';
-import { IPanelActions, TextButton } from './common';
+import { InlineError, IPanelHost, IPanelModels, refusal, TextButton, whenFinished } from './common';
 
 interface IProps {
-  model: IUvKernelsModel;
-  actions: IPanelActions;
+  models: IPanelModels;
+  host: IPanelHost;
   onClose: () => void;
 }
 
@@ -21,11 +23,17 @@ interface IErrors {
   subfolder?: string;
   packages?: string;
   root?: string;
+  python?: string;
+  /** An error that belongs to no one field (e.g. uv failed), shown above the buttons. */
+  form?: string;
+  /** The full server message, for the tooltip of `form`. */
+  formTitle?: string;
 }
 
 /** "New environment": where, what kind, which Python, which packages. */
 export function NewEnvironmentForm(props: IProps): JSX.Element {
-  const { model, actions } = props;
+  const { models } = props;
+  const model = models.environments;
   const [root, setRoot] = React.useState(model.roots[0] ?? '');
   const [subfolder, setSubfolder] = React.useState('');
   const [name, setName] = React.useState('');
@@ -36,11 +44,15 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
   const [pythonsError, setPythonsError] = React.useState<string | null>(null);
   const [errors, setErrors] = React.useState<IErrors>({});
   const [submitting, setSubmitting] = React.useState(false);
+  /** The create operation while it runs: the form stays open, with what was typed. */
+  const [running, setRunning] = React.useState<ITrackedOperation | null>(null);
   const nameRef = React.useRef<HTMLInputElement>(null);
 
   React.useEffect(() => {
     nameRef.current?.focus();
     let cancelled = false;
+    // The server's order (interpreters that run, newest first by version number) is kept:
+    // sorting the version strings here would put 3.9 above 3.13.
     model
       .pythons()
       .then(list => !cancelled && setPythons(list))
@@ -78,17 +90,35 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
       return;
     }
     setSubmitting(true);
-    const started = await actions.runOperation(() =>
-      model.create({
+    let tracked: ITrackedOperation;
+    try {
+      tracked = await models.actions.create({
         path: joinEnvironmentPath(root, subfolder, name),
         kind,
         python: python || null,
         packages: parsed.requirements
-      })
-    );
+      });
+    } catch (error) {
+      // Refused (exists, outside the roots, no such Python…): said next to its field.
+      const { message } = refusal(error);
+      const where = fieldOfRefusal(message, subfolder);
+      setErrors(where === 'form' ? { form: message } : { [where]: message });
+      setSubmitting(false);
+      return;
+    }
     setSubmitting(false);
-    if (started) {
+    setRunning(tracked);
+    const done = await whenFinished(models.operations, tracked);
+    setRunning(null);
+    if (done.operation.state === 'succeeded') {
       props.onClose();
+    } else if (done.operation.state === 'failed') {
+      setErrors({
+        form: `${done.label} failed: ${failureSummary(done)}`,
+        formTitle: done.operation.message ?? undefined
+      });
+    } else {
+      setErrors({ form: `${done.label} was cancelled; nothing was created.` });
     }
   };
 
@@ -98,11 +128,7 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         {label}
       </label>
       {control}
-      {error && (
-        <div id={`${id}-error`} className="jp-UvKernels-error" role="alert">
-          {error}
-        </div>
-      )}
+      {error && <InlineError id={`${id}-error`} message={error} />}
     </div>
   );
 
@@ -130,7 +156,6 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
         <select
           id="jp-UvKernels-create-root"
           className="jp-UvKernels-select"
-          aria-label="Root"
           value={root}
           onChange={event => setRoot(event.target.value)}
         >
@@ -149,8 +174,8 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           id="jp-UvKernels-create-subfolder"
           className="jp-UvKernels-input"
           type="text"
-          aria-label="Subfolder"
           aria-invalid={!!errors.subfolder}
+          aria-describedby={errors.subfolder ? 'jp-UvKernels-create-subfolder-error' : undefined}
           placeholder="e.g. projects/2025"
           value={subfolder}
           spellCheck={false}
@@ -162,15 +187,15 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
       )}
       {field(
         'jp-UvKernels-create-name',
-        'Name',
+        'Environment name',
         errors.name,
         <input
           id="jp-UvKernels-create-name"
           ref={nameRef}
           className="jp-UvKernels-input"
           type="text"
-          aria-label="Environment name"
           aria-invalid={!!errors.name}
+          aria-describedby={errors.name ? 'jp-UvKernels-create-name-error' : undefined}
           placeholder="my-analysis"
           value={name}
           spellCheck={false}
@@ -187,7 +212,6 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
             type="radio"
             name="jp-UvKernels-kind"
             value="project"
-            aria-label="uv project"
             checked={kind === 'project'}
             onChange={() => setKind('project')}
           />{' '}
@@ -198,7 +222,6 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
             type="radio"
             name="jp-UvKernels-kind"
             value="venv"
-            aria-label="venv"
             checked={kind === 'venv'}
             onChange={() => setKind('venv')}
           />{' '}
@@ -207,14 +230,20 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
       </fieldset>
       {field(
         'jp-UvKernels-create-python',
-        'Python',
-        pythonsError ?? undefined,
+        'Python version',
+        errors.python ?? pythonsError ?? undefined,
         <select
           id="jp-UvKernels-create-python"
           className="jp-UvKernels-select"
-          aria-label="Python version"
+          aria-invalid={!!errors.python}
+          aria-describedby={
+            errors.python || pythonsError ? 'jp-UvKernels-create-python-error' : undefined
+          }
           value={python}
-          onChange={event => setPython(event.target.value)}
+          onChange={event => {
+            setPython(event.target.value);
+            setErrors(e => ({ ...e, python: undefined }));
+          }}
         >
           <option value="">
             {pythons === null ? 'Default (loading list…)' : "Default (uv's choice)"}
@@ -229,13 +258,13 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
       )}
       {field(
         'jp-UvKernels-create-packages',
-        'Packages (optional; ipykernel is always added)',
+        'Initial packages (optional; ipykernel is always added)',
         errors.packages,
         <textarea
           id="jp-UvKernels-create-packages"
           className="jp-UvKernels-input"
-          aria-label="Initial packages"
           aria-invalid={!!errors.packages}
+          aria-describedby={errors.packages ? 'jp-UvKernels-create-packages-error' : undefined}
           placeholder="numpy xarray>=2024.1 netCDF4"
           rows={2}
           value={packages}
@@ -251,12 +280,39 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           Creates {preview}
         </div>
       )}
+      {running && (
+        <div className="jp-UvKernels-muted jp-UvKernels-creating" role="status">
+          Creating {running.operation.path}… uv&apos;s output is under Operations.
+        </div>
+      )}
+      {errors.form && (
+        <InlineError
+          id="jp-UvKernels-create-error"
+          message={errors.form}
+          title={errors.formTitle}
+        />
+      )}
       <div className="jp-UvKernels-row jp-UvKernels-form-buttons">
-        <TextButton aria-label="Cancel creating an environment" onClick={props.onClose}>
-          Cancel
-        </TextButton>
-        <TextButton accept type="submit" aria-label="Create the environment" disabled={submitting}>
-          Create
+        {running ? (
+          <TextButton
+            aria-label="Close the form (the create goes on)"
+            title="The environment is still being created; follow it under Operations"
+            onClick={props.onClose}
+          >
+            Close
+          </TextButton>
+        ) : (
+          <TextButton aria-label="Cancel creating an environment" onClick={props.onClose}>
+            Cancel
+          </TextButton>
+        )}
+        <TextButton
+          accept
+          type="submit"
+          aria-label={running ? undefined : 'Create the environment'}
+          disabled={submitting || running !== null}
+        >
+          {running ? 'Creating…' : 'Create'}
         </TextButton>
       </div>
     </form>

@@ -6,16 +6,32 @@ import {
   ToolbarButtonComponent
 } from '@jupyterlab/ui-components';
 
-import { ITrackedOperation, IUvKernelsModel } from '../tokens';
-import { IPanelActions, StateBadge, TextButton, useModel } from './common';
+import { IOperation, ITrackedOperation } from '../tokens';
+import { IPanelHost, IPanelModels, StateBadge, TextButton, useSignals } from './common';
+
+/** Where an operation works, relative to its root when it lies in one. */
+export function operationPlace(op: IOperation, roots: ReadonlyArray<string>): string {
+  const path = op.environment?.path ?? op.path;
+  for (const root of roots) {
+    const prefix = root.replace(/\/+$/, '') + '/';
+    if (path.startsWith(prefix)) {
+      return path.slice(prefix.length);
+    }
+  }
+  return path;
+}
+
+/** The local time an operation was asked for, or '' when unknown. */
+function operationTime(op: IOperation): string {
+  const when = new Date(op.created_at ?? op.started_at ?? '');
+  return isNaN(when.getTime()) ? '' : when.toLocaleTimeString();
+}
 
 /** Running and recent operations, each with its live log and a cancel button. */
-export function OperationList(props: {
-  model: IUvKernelsModel;
-  actions: IPanelActions;
-}): JSX.Element {
-  const { model } = props;
-  useModel(model);
+export function OperationList(props: { models: IPanelModels; host: IPanelHost }): JSX.Element {
+  const { models } = props;
+  const model = models.operations;
+  useSignals(model.changed, model.operationChanged, models.environments.changed);
   const operations = [...model.operations].reverse();
   if (!operations.length) {
     return (
@@ -31,8 +47,8 @@ export function OperationList(props: {
         <OperationItem
           key={tracked.operation.id}
           tracked={tracked}
-          model={model}
-          actions={props.actions}
+          models={models}
+          host={props.host}
         />
       ))}
     </ul>
@@ -41,11 +57,14 @@ export function OperationList(props: {
 
 function OperationItem(props: {
   tracked: ITrackedOperation;
-  model: IUvKernelsModel;
-  actions: IPanelActions;
+  models: IPanelModels;
+  host: IPanelHost;
 }): JSX.Element {
-  const { tracked, model, actions } = props;
+  const { tracked, models, host } = props;
+  const model = models.operations;
   const op = tracked.operation;
+  const place = operationPlace(op, models.environments.roots);
+  const time = operationTime(op);
   // Running operations show their log; finished ones fold it away unless opened.
   const [open, setOpen] = React.useState<boolean | null>(null);
   const showLog = open ?? !tracked.finished;
@@ -68,7 +87,7 @@ function OperationItem(props: {
           className="jp-UvKernels-operation-toggle"
           aria-expanded={showLog}
           aria-controls={logId}
-          aria-label={`${tracked.label}: ${op.state}; ${showLog ? 'hide' : 'show'} log`}
+          title={`${tracked.label}\n${op.environment?.path ?? op.path}${time ? `\nasked at ${time}` : ''}`}
           onClick={() => setOpen(!showLog)}
         >
           {showLog ? (
@@ -76,8 +95,12 @@ function OperationItem(props: {
           ) : (
             <caretRightIcon.react tag="span" className="jp-UvKernels-caret" />
           )}
-          <span className="jp-UvKernels-operation-label" title={op.path}>
-            {tracked.label}
+          <span className="jp-UvKernels-operation-main">
+            <span className="jp-UvKernels-operation-label">{tracked.label}</span>
+            <span className="jp-UvKernels-operation-meta">
+              <span className="jp-UvKernels-operation-place">{place}</span>
+              {time && <span className="jp-UvKernels-operation-time">{time}</span>}
+            </span>
           </span>
           <StateBadge state={op.state} />
         </button>
@@ -94,9 +117,7 @@ function OperationItem(props: {
             aria-label={`Cancel ${tracked.label}`}
             title="Stop uv and roll back what this operation created"
             onClick={() => {
-              model
-                .cancel(op.id)
-                .catch(error => actions.notifyError(String(error?.message ?? error)));
+              model.cancel(op.id).catch(error => host.notifyError(String(error?.message ?? error)));
             }}
           >
             Cancel

@@ -2,15 +2,28 @@ import * as React from 'react';
 import { Button } from '@jupyterlab/ui-components';
 import { ISignal } from '@lumino/signaling';
 
-import { EnvironmentStatus, IEnvironment, IUvKernelsModel, OperationState } from '../tokens';
+import { UvKernelsError } from '../api';
+import {
+  EnvironmentStatus,
+  IEnvironment,
+  IEnvironmentActions,
+  IEnvironmentsModel,
+  IOperationsModel,
+  ITrackedOperation,
+  OperationState
+} from '../tokens';
+
+/** The models a view works with; each may be shared with other views. */
+export interface IPanelModels {
+  environments: IEnvironmentsModel;
+  operations: IOperationsModel;
+  actions: IEnvironmentActions;
+}
 
 /** What the views ask of the application: everything with a JupyterLab side effect. */
-export interface IPanelActions {
-  /** Start an operation; a refused request is shown as an error notification. */
-  runOperation(start: () => Promise<unknown>): Promise<boolean>;
+export interface IPanelHost {
   /** Ask before a destructive action (unless the user turned confirmations off). */
   confirm(title: string, body: string, acceptLabel: string): Promise<boolean>;
-  unregisterKernel(env: IEnvironment): Promise<void>;
   /**
    * Open a new notebook on the environment's own kernel or, with `inProject`, in the
    * project's folder on the `uv-project` kernel (which runs whichever project the notebook
@@ -28,6 +41,7 @@ export interface IPanelActions {
   fileBrowserPath(env: IEnvironment): string | null;
   showInFileBrowser(env: IEnvironment): Promise<void>;
   notifyError(message: string): void;
+  notifySuccess(message: string): void;
 }
 
 /** Re-render whenever any of the signals fires. */
@@ -43,8 +57,41 @@ export function useSignals(...signals: ISignal<any, any>[]): void {
   }, signals);
 }
 
-export function useModel(model: IUvKernelsModel): void {
-  useSignals(model.changed, model.operationChanged);
+/** A refused request as the views show it: the server's message and its HTTP status. */
+export interface IRefusal {
+  message: string;
+  status: number;
+}
+
+export function refusal(error: unknown): IRefusal {
+  if (error instanceof UvKernelsError) {
+    return { message: error.message, status: error.status };
+  }
+  return { message: error instanceof Error ? error.message : String(error), status: 0 };
+}
+
+/** Resolves when `tracked` reaches a final state (at once if it already has). */
+export function whenFinished(
+  operations: IOperationsModel,
+  tracked: ITrackedOperation
+): Promise<ITrackedOperation> {
+  if (tracked.finished) {
+    return Promise.resolve(tracked);
+  }
+  return new Promise(resolve => {
+    const onFinished = (_: unknown, t: ITrackedOperation): void => {
+      if (t.operation.id === tracked.operation.id) {
+        operations.operationFinished.disconnect(onFinished);
+        resolve(t);
+      }
+    };
+    operations.operationFinished.connect(onFinished);
+  });
+}
+
+/** Whether the environment can run a kernel but has none registered. */
+export function lacksKernel(env: IEnvironment): boolean {
+  return !env.kernel && (env.status === 'ready' || env.status === 'out-of-sync');
 }
 
 const STATUS_LABELS: Record<EnvironmentStatus, string> = {
@@ -65,6 +112,18 @@ export function StatusBadge(props: { env: IEnvironment }): JSX.Element {
       data-status={env.status}
     >
       {STATUS_LABELS[env.status] ?? env.status}
+    </span>
+  );
+}
+
+/** "no kernel": the environment works, but no kernelspec points at it. */
+export function NoKernelMarker(): JSX.Element {
+  return (
+    <span
+      className="jp-UvKernels-nokernel"
+      title="No kernel is registered for this environment; open it and use Register kernel."
+    >
+      no kernel
     </span>
   );
 }
@@ -100,4 +159,29 @@ export function TextButton(
     className ?? ''
   ].join(' ');
   return <Button type="button" small className={classes} {...rest} />;
+}
+
+/** An error shown where the user acted, with an optional action (e.g. "Remove anyway"). */
+export function InlineError(props: {
+  id?: string;
+  message: string;
+  title?: string;
+  children?: React.ReactNode;
+}): JSX.Element {
+  const ref = React.useRef<HTMLDivElement>(null);
+  // Inside a scrolled list (packages) the error could appear out of sight.
+  React.useEffect(() => {
+    ref.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [props.message]);
+  return (
+    <div
+      id={props.id}
+      ref={ref}
+      className="jp-UvKernels-error jp-UvKernels-inline-error"
+      role="alert"
+    >
+      <span title={props.title}>{props.message}</span>
+      {props.children && <div className="jp-UvKernels-row">{props.children}</div>}
+    </div>
+  );
 }

@@ -1,0 +1,113 @@
+"""Take the README's screenshot of the panel (docs/panel.png) from a real JupyterLab.
+
+    uv run --no-sync python -m tests.browser.panel_screenshot [--out docs/panel.png]
+
+Builds demo-like uv environments in a temporary root (a project with direct dependencies
+in two groups, a venv, a colleague's clone without .venv, a project without ipykernel and a
+ready project whose kernel was unregistered), starts ``jupyter lab`` on it as the browser
+tests do, opens one environment, syncs the clone from the panel, starts a slow install so
+the Operations section shows a live log, and saves a screenshot of the whole window. Look
+at it before committing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import PYTHON, REPO, make_project, make_venv, uv
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, Lab, expand, open_lab, start_lab, stop_lab
+from .test_panel import make_slow_package
+
+
+def make_environments(root: Path) -> None:
+    analysis = root / "weather-model"
+    uv("init", "-q", "--no-workspace", "--vcs", "none", "--python", PYTHON, str(analysis))
+    uv("add", "--project", str(analysis), "--", "ipykernel", "numpy")
+    uv("add", "--project", str(analysis), "--dev", "--", "pytest")
+    make_venv(root / "scratch-venv", "ipykernel", "six")
+    make_project(root / "colleague-project", "ipykernel", "packaging", sync=False)
+    make_project(root / "no-kernel-yet")
+    make_project(root / "papers" / "figures-2024", "ipykernel")
+
+
+def unregister(lab: Lab, name: str) -> None:
+    env_id = lab.environments()[name]["id"]
+    lab.api(f"uv-kernels/environments/{env_id}/kernel", "DELETE")
+
+
+def take(page: Any, lab: Lab, slow: Path, out: Path) -> None:
+    # A colleague's clone, synced from the panel: a finished operation.
+    clone = expand(page, "colleague-project")
+    clone.get_by_role("button", name="Sync colleague-project").click()
+    done = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Sync colleague")
+    done.wait_for()
+    page.wait_for_function(
+        """() => document.querySelector('#jp-uv-kernels .jp-UvKernels-operation')
+                 ?.dataset.state === 'succeeded'""",
+        timeout=120_000,
+    )
+    clone.locator(".jp-UvKernels-env-header").click()  # fold it again
+
+    # A slow install into the venv: a running operation with its live log.
+    venv = expand(page, "scratch-venv")
+    venv.get_by_label("Add packages to scratch-venv").fill(f"slowpkg @ {slow.as_uri()}")
+    venv.get_by_role("button", name="Add the packages to scratch-venv").click()
+    running = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Add slowpkg")
+    running.locator(".jp-UvKernels-log", has_text="Building").wait_for(timeout=60_000)
+    venv.locator(".jp-UvKernels-env-header").click()
+
+    # The project, opened: direct dependencies by group, the rest folded away.
+    item = expand(page, "weather-model")
+    item.locator('.jp-UvKernels-package[data-package="pytest"]').wait_for()
+    page.locator(".Toastify__toast").first.wait_for()
+    page.wait_for_timeout(1000)  # the sections are refitted on the next frames
+    page.locator("#jp-uv-kernels .jp-UvKernels-section").first.evaluate("s => (s.scrollTop = 0)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out))
+    running.get_by_role("button", name="Cancel Add").click()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "panel.png")
+    parser.add_argument("--width", type=int, default=380, help="sidebar width in px")
+    parser.add_argument("--height", type=int, default=1160, help="window height in px")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="uvk-shot-") as tmp:
+        base = Path(os.path.realpath(tmp))
+        home = base / "home"
+        home.mkdir()
+        cache = Path(os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv")
+        os.environ["UV_CACHE_DIR"] = str(cache)
+        root = base / "work"
+        make_environments(root)
+        slow = make_slow_package(base / "slowpkg")
+        lab = start_lab(root, home, cache, base / "jupyter-lab.log")
+        try:
+            lab.wait_scanned()
+            unregister(lab, "figures-2024")
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                try:
+                    page = open_lab(browser, lab, base, width=args.width)
+                    page.set_viewport_size({"width": 1280, "height": args.height})
+                    take(page, lab, slow, args.out)
+                finally:
+                    browser.close()
+        finally:
+            stop_lab(lab)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
