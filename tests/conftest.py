@@ -127,3 +127,13 @@ def make_venv(path: Path, *packages: str, plain: bool = False) -> Path:
     if packages:
         uv("pip", "install", "--python", str(path / "bin" / "python"), "--", *packages)
     return path
+
+
+def project_files(project: Path) -> dict[str, bytes]:
+    """A project's pyproject.toml and uv.lock, byte for byte (to show nothing changed)."""
+    return {n: (project / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
+
+
+def in_sync(project: Path) -> bool:
+    """The exact answer a user gets from `uv sync --check`."""
+    return uv("sync", "--check", "--project", str(project), check=False).returncode == 0

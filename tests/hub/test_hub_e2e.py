@@ -314,7 +314,9 @@ def execute(hub: Hub, token: str, kernel_id: str, code: str) -> str:
         ws.close()
 
 
-def test_user_a_works_through_the_hub_and_user_b_is_refused_everywhere(hub: Hub) -> None:
+def test_given_two_hub_users_then_a_works_through_the_hub_and_b_is_refused_everywhere(
+    hub: Hub,
+) -> None:
     root_a = hub.homes["a"] / "work"
     existing = make_project(root_a / "analysis", "ipykernel")
     start_server(hub, "a")

@@ -71,7 +71,9 @@ def uv_version() -> str:
     return subprocess.run([UV, "--version"], capture_output=True, text=True).stdout.strip()
 
 
-def test_uv_is_found_and_its_version_and_source_are_named(root: Path, tmp_path: Path) -> None:
+def test_given_uv_when_doctor_runs_then_it_is_found_and_its_version_and_source_named(
+    root: Path, tmp_path: Path
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shutil.copy2(UV, bin_dir / "uv")
@@ -91,7 +93,9 @@ def test_uv_is_found_and_its_version_and_source_are_named(root: Path, tmp_path: 
     assert "from UvKernels.uv" in found["uv"]["message"] and str(bin_dir) in found["uv"]["message"]
 
 
-def test_missing_uv_is_an_error_with_its_fix_and_exit_1(root: Path, tmp_path: Path) -> None:
+def test_given_no_uv_when_doctor_runs_then_an_error_with_its_fix_and_exit_1(
+    root: Path, tmp_path: Path
+) -> None:
     code, found, _ = doctor(root, f"--UvKernels.uv={tmp_path / 'gone' / 'uv'}")
     assert code == 1
     assert (
@@ -103,7 +107,7 @@ def test_missing_uv_is_an_error_with_its_fix_and_exit_1(root: Path, tmp_path: Pa
     assert code == 1 and "[FAIL] uv:" in text and "fix: " in text
 
 
-def test_cache_under_home_is_a_warning_naming_the_quota_and_the_fix(
+def test_given_a_cache_under_home_then_a_warning_names_the_quota_and_the_fix(
     root: Path, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
@@ -120,7 +124,7 @@ def test_cache_under_home_is_a_warning_naming_the_quota_and_the_fix(
     assert found["uv cache"]["level"] == "ok" and "uv cache filesystem" not in found
 
 
-def test_cache_on_another_filesystem_than_the_roots_is_a_warning(root: Path) -> None:
+def test_given_a_cache_on_another_filesystem_than_the_roots_then_a_warning(root: Path) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or os.stat(shm).st_dev == os.stat(root).st_dev:
         pytest.skip("needs a tmpfs at /dev/shm on another filesystem than the tmp dir")
@@ -133,7 +137,7 @@ def test_cache_on_another_filesystem_than_the_roots_is_a_warning(root: Path) -> 
     assert not cache.exists(), "the doctor must not create the cache"
 
 
-def test_an_active_conda_env_is_a_warning_with_the_fix(root: Path) -> None:
+def test_given_an_active_conda_env_then_a_warning_with_the_fix(root: Path) -> None:
     code, found, _ = doctor(
         root, env={"CONDA_PREFIX": "/glade/u/apps/conda/envs/npl", "CONDA_SHLVL": "1"}
     )
@@ -144,7 +148,9 @@ def test_an_active_conda_env_is_a_warning_with_the_fix(root: Path) -> None:
     assert found["conda"]["level"] == "ok"
 
 
-def test_environments_are_counted_by_status_and_broken_ones_named(root: Path) -> None:
+def test_given_environments_then_they_are_counted_by_status_and_broken_ones_named(
+    root: Path,
+) -> None:
     make_venv(root / "ready", "ipykernel")
     make_project(root / "no-kernel", "six")
     dangling = make_venv(root / "dangling")
@@ -161,7 +167,9 @@ def test_environments_are_counted_by_status_and_broken_ones_named(root: Path) ->
     assert f"uv venv --clear {dangling}" in broken["fix"]
 
 
-def test_missing_and_unreadable_roots_are_errors(root: Path, tmp_path: Path) -> None:
+def test_given_missing_and_unreadable_roots_then_they_are_errors(
+    root: Path, tmp_path: Path
+) -> None:
     code, found, _ = doctor(tmp_path / "typo")
     assert code == 1 and found["root"]["level"] == "error"
     assert "does not exist" in found["root"]["message"] and "roots" in found["root"]["fix"]
@@ -176,7 +184,9 @@ def test_missing_and_unreadable_roots_are_errors(root: Path, tmp_path: Path) -> 
     assert found["root"]["fix"] == f"chmod u+rx {root}"
 
 
-def test_unwritable_kernelspec_dir_is_an_error_with_the_fix(root: Path, tmp_path: Path) -> None:
+def test_given_an_unwritable_kernelspec_dir_then_an_error_with_the_fix(
+    root: Path, tmp_path: Path
+) -> None:
     kernels = tmp_path / "kernels"
     kernels.mkdir()
     kernels.chmod(0o555)
@@ -192,7 +202,7 @@ def test_unwritable_kernelspec_dir_is_an_error_with_the_fix(root: Path, tmp_path
     assert found["kernelspec dir"]["level"] == "ok"
 
 
-def test_kernelspec_dir_outside_jupyters_search_path_is_a_warning(
+def test_given_a_kernelspec_dir_outside_jupyters_search_path_then_a_warning(
     root: Path, tmp_path: Path
 ) -> None:
     kernels = tmp_path / "elsewhere" / "kernels"
@@ -210,7 +220,7 @@ def test_kernelspec_dir_outside_jupyters_search_path_is_a_warning(
     assert "kernelspec search path" not in found
 
 
-def test_stale_kernelspecs_are_named_until_a_refresh(root: Path) -> None:
+def test_given_stale_kernelspecs_then_they_are_named_until_a_refresh(root: Path) -> None:
     venv = make_venv(root / "gone-soon", "ipykernel")
     cli = [sys.executable, "-m", "jupyter_uv_kernels.cli"]
     subprocess.run([*cli, "install", str(venv), "--root", str(root)], check=True, timeout=120)

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from jupyter_uv_kernels.kernelspecs import PROJECT_KERNEL_NAME, STAGING_DIR
-from tests.conftest import UV, make_project, make_venv, uv
+from tests.conftest import UV, in_sync, make_project, make_venv, project_files, uv
 from tests.reliability.figures import record
 from tests.reliability.live_server import (
     FINAL_STATES,
@@ -53,14 +53,10 @@ def run_op(server: LiveServer, method: str, path: str, body: Any = None) -> dict
     return server.wait_operation(op_id)
 
 
-def read_bytes(*paths: Path) -> list[bytes]:
-    return [p.read_bytes() for p in paths]
-
-
 # -- uv is gone ---------------------------------------------------------------------------
 
 
-def test_uv_binary_missing_fails_operations_with_the_fix_and_keeps_listing(
+def test_given_the_uv_binary_gone_then_operations_fail_with_the_fix_and_listing_works(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a server configured with a uv binary (as `c.UvKernels.uv = ".../uv"` after a
@@ -101,7 +97,7 @@ def test_uv_binary_missing_fails_operations_with_the_fix_and_keeps_listing(
 # -- the package index cannot be reached -----------------------------------------------
 
 
-def test_unreachable_index_fails_with_uvs_message_and_leaves_project_files_identical(
+def test_given_an_unreachable_index_when_adding_then_uvs_message_and_files_unchanged(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a locked project, and a server whose uv has a fresh, empty cache and an index
@@ -109,8 +105,7 @@ def test_unreachable_index_fails_with_uvs_message_and_leaves_project_files_ident
     work = real(tmp_path)
     root = work / "root"
     project = make_project(root / "proj", "six")
-    files = (project / "pyproject.toml", project / "uv.lock")
-    before = read_bytes(*files)
+    before = project_files(project)
     index = f"http://127.0.0.1:{closed_port()}/simple"
     fresh_cache = work / "fresh-uv-cache"
     with running_server(
@@ -131,7 +126,7 @@ def test_unreachable_index_fails_with_uvs_message_and_leaves_project_files_ident
         assert "127.0.0.1" in text and "uv add" in op["message"], text
         assert any(w in text.lower() for w in ("connect", "refused", "failed to fetch")), text
         # and pyproject.toml and uv.lock are byte-identical, the env still listed as before
-        assert read_bytes(*files) == before
+        assert project_files(project) == before
         assert server.env_by_path(project)["status"] == env["status"]
         # and no package was installed or removed
         assert "iniconfig" not in {
@@ -143,7 +138,7 @@ def test_unreachable_index_fails_with_uvs_message_and_leaves_project_files_ident
 # -- the environment vanished under a registered kernel ------------------------------------
 
 
-def test_kernel_start_of_a_deleted_env_names_the_path_and_the_fix(
+def test_given_a_deleted_env_when_its_kernel_starts_then_the_path_and_fix_are_named(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a venv whose kernel the server lists
@@ -186,7 +181,7 @@ def test_kernel_start_of_a_deleted_env_names_the_path_and_the_fix(
 # -- what a real tree contains: dangling interpreters, unreadable dirs, symlink loops -------
 
 
-def test_listing_reports_dangling_interpreter_and_survives_unreadable_dir_and_loop(
+def test_given_dangling_python_unreadable_dir_and_loop_when_listed_then_it_survives(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     work = real(tmp_path)
@@ -226,7 +221,7 @@ def test_listing_reports_dangling_interpreter_and_survives_unreadable_dir_and_lo
 # -- the kernelspec directory cannot be written ------------------------------------------
 
 
-def test_read_only_kernelspec_dir_gives_a_clear_error_and_the_server_keeps_serving(
+def test_given_a_read_only_kernelspec_dir_then_a_clear_error_and_the_server_serves_on(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a kernelspec dir the user cannot write (a read-only $HOME mount, a full quota,
@@ -278,7 +273,7 @@ def env_kernel_name(result: dict[str, Any]) -> str:
 # -- the server is killed in the middle of a sync ----------------------------------------
 
 
-def test_sigkill_during_sync_then_restart_shows_no_running_op_and_sync_repairs(
+def test_given_a_sigkill_during_sync_when_restarted_then_no_op_runs_and_sync_repairs(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a locked project whose .venv is gone (a fresh clone), and a server syncing it
@@ -326,7 +321,7 @@ def test_sigkill_during_sync_then_restart_shows_no_running_op_and_sync_repairs(
         result = run_op(again, "POST", f"{P}environments/{env['id']}/sync", {})
         assert result["operation"]["state"] == "succeeded", result
         assert again.env_by_path(project)["status"] == "ready"
-    assert uv("sync", "--check", "--project", str(project), check=False).returncode == 0
+    assert in_sync(project)
     assert _works(python)
     survived("server SIGKILLed during a sync")
 
@@ -341,7 +336,7 @@ def _works(python: str) -> bool:
     return imports.returncode == 0 and check.returncode == 0
 
 
-def test_sync_reinstalls_a_package_an_interrupted_install_left_incomplete(
+def test_given_an_install_left_incomplete_when_synced_then_the_package_is_reinstalled(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a project where a killed install left a package as the SIGKILL test above finds
@@ -354,7 +349,7 @@ def test_sync_reinstalls_a_package_an_interrupted_install_left_incomplete(
     shutil.rmtree(site / "iniconfig")
     next(site.glob("iniconfig-*.dist-info")).joinpath("METADATA").unlink()
     python = str(project / ".venv" / "bin" / "python")
-    assert uv("sync", "--check", "--project", str(project), check=False).returncode == 0
+    assert in_sync(project)
     assert subprocess.run([python, "-c", "import iniconfig"], capture_output=True).returncode
     with running_server(work / "srv", [root], uv_cache=uv_cache_dir) as server:
         env = server.wait_scanned()["environments"][0]
@@ -387,7 +382,7 @@ def _name(p: psutil.Process) -> str:
 # -- two servers, one $HOME ------------------------------------------------------------------
 
 
-def test_two_servers_sharing_a_kernelspec_dir_reconcile_at_once_without_damage(
+def test_given_two_servers_sharing_a_kernelspec_dir_when_reconciling_then_no_damage(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given one $HOME shared by a login-node server and a compute-node server, and a root
@@ -481,7 +476,7 @@ def test_two_servers_sharing_a_kernelspec_dir_reconcile_at_once_without_damage(
 # -- discovery out of time ----------------------------------------------------------------
 
 
-def test_scan_over_its_time_budget_is_partial_and_the_server_stays_responsive(
+def test_given_a_scan_over_its_time_budget_then_it_is_partial_and_the_server_responds(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     # Given a tree of 300 directories on a "slow filesystem" (20 ms per directory read, as

@@ -390,7 +390,7 @@ def build_attempts(server: LiveServer, world: dict[str, Any]) -> list[Attempt]:
     return attempts
 
 
-def test_every_hostile_request_is_refused_and_nothing_changes(
+def test_given_hostile_requests_then_each_is_refused_and_nothing_changes(
     world: tuple[LiveServer, dict[str, Any]],
 ) -> None:
     server, info = world

@@ -66,7 +66,7 @@ CHECKS = [
 ]
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+def test_given_generated_requests_then_no_server_error_and_no_schema_violation(
     tmp_path: Path, uv_cache_dir: Path
 ) -> None:
     work = Path(os.path.realpath(tmp_path))

@@ -36,7 +36,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from jupyter_uv_kernels.handlers import openapi_document
-from tests.conftest import PYTHON, uv
+from tests.conftest import PYTHON, project_files, uv
 
 TOKEN = "uv-kernels-test-token"
 SPEC_URI = "urn:uv-kernels:openapi"
@@ -249,6 +249,12 @@ def api(jp_fetch: Any, openapi_spec: dict[str, Any], jp_serverapp: Any) -> Api:
 
 
 # -- filesystem snapshots ---------------------------------------------------------------
+
+
+async def listed_with_files(api: Api, project: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The server's record of ``project`` after a rescan, and its files as they are now."""
+    env = await api.env_at(project, rescan=True)
+    return env, project_files(project)
 
 
 def tree_snapshot(*roots: Path) -> dict[str, tuple[Any, ...]]:

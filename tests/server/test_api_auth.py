@@ -33,7 +33,7 @@ ROUTES = [
 ]
 
 
-def test_routes_cover_every_handler_method() -> None:
+def test_given_the_handlers_then_the_routes_cover_every_method() -> None:
     implemented = sum(
         1
         for _, handler in default_handlers
@@ -44,7 +44,9 @@ def test_routes_cover_every_handler_method() -> None:
 
 
 @pytest.mark.parametrize("authorization", ["", "token not-the-token"], ids=["none", "wrong"])
-async def test_every_route_refuses_requests_without_the_token(api: Api, authorization: str) -> None:
+async def test_given_no_token_when_any_route_is_called_then_it_is_refused(
+    api: Api, authorization: str
+) -> None:
     for method, parts in ROUTES:
         body = {"path": "x", "packages": ["six"]} if method == "POST" else None
         reply = await api.call(
@@ -56,7 +58,9 @@ async def test_every_route_refuses_requests_without_the_token(api: Api, authoriz
     assert listing.body["operations"] == []
 
 
-def test_server_starts_without_auth_warnings(jp_configurable_serverapp: Any) -> None:
+def test_given_the_extension_when_the_server_starts_then_there_are_no_auth_warnings(
+    jp_configurable_serverapp: Any,
+) -> None:
     """Like the extension template's check_auth: every handler method is authenticated."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -83,7 +87,9 @@ def jp_server_config(jp_server_config: dict[str, Any], request: pytest.FixtureRe
     return jp_server_config
 
 
-async def test_an_authorizer_sees_the_uv_kernels_resource(api: Api) -> None:
+async def test_given_an_authorizer_when_a_route_is_called_then_it_sees_the_uv_kernels_resource(
+    api: Api,
+) -> None:
     await api.get("environments", expect=200)
     await api.get("openapi.json", expect=200)
     reply = await api.post("refresh", expect=403)

@@ -33,7 +33,9 @@ async def kernel_names(api: Api) -> set[str]:
     return set(json.loads(reply.body)["kernelspecs"])
 
 
-async def test_env_made_outside_the_api_appears_after_refresh(api: Api, uv_root: Path) -> None:
+async def test_given_an_env_made_outside_the_api_when_refreshed_then_it_appears(
+    api: Api, uv_root: Path
+) -> None:
     first = await api.wait_for_scan()
     assert first["environments"] == []
 
@@ -55,7 +57,7 @@ async def test_env_made_outside_the_api_appears_after_refresh(api: Api, uv_root:
     assert env["kernel"] not in await kernel_names(api)
 
 
-async def test_env_made_outside_the_api_appears_after_rescan_interval(
+async def test_given_an_env_made_outside_the_api_when_the_rescan_interval_passes_then_it_appears(
     api: Api, uv_root: Path
 ) -> None:
     await api.wait_for_scan()
@@ -80,7 +82,7 @@ def build_large_tree(root: Path, count: int = 20000) -> None:
             os.makedirs(group / f"member{j:03d}" / "output", exist_ok=True)
 
 
-async def test_loop_stays_responsive_during_a_large_scan_and_an_operation(
+async def test_given_a_large_scan_and_an_operation_then_the_loop_stays_responsive(
     api: Api, uv_root: Path
 ) -> None:
     project = make_project(uv_root / "p", "ipykernel")
@@ -117,7 +119,9 @@ async def test_loop_stays_responsive_during_a_large_scan_and_an_operation(
     assert max(lags) < LAG_LIMIT, f"event loop blocked for {max(lags):.3f} s"
 
 
-async def test_empty_roots_fall_back_to_the_server_root_dir(api: Api, jp_root_dir: Path) -> None:
+async def test_given_empty_roots_then_they_fall_back_to_the_server_root_dir(
+    api: Api, jp_root_dir: Path
+) -> None:
     from jupyter_uv_kernels.config import glade_work_dir
 
     if glade_work_dir().is_dir():

@@ -43,7 +43,9 @@ async def start_all(api: Api, requests: list[tuple[str, ...]]) -> list[dict[str,
     return [op for op, _ in finals]
 
 
-async def test_ten_syncs_on_one_environment_run_one_after_another(api: Api, uv_root: Path) -> None:
+async def test_given_ten_syncs_on_one_env_then_they_run_one_after_another(
+    api: Api, uv_root: Path
+) -> None:
     project = make_project(uv_root / "p", "six")
     env = await api.env_at(project, rescan=True)
 
@@ -64,7 +66,9 @@ def three_projects(uv_root: Path) -> list[Path]:
     return projects
 
 
-async def test_syncs_on_three_environments_overlap(api: Api, three_projects: list[Path]) -> None:
+async def test_given_syncs_on_three_envs_then_they_overlap(
+    api: Api, three_projects: list[Path]
+) -> None:
     await api.rescan()
     envs = [await api.env_at(p) for p in three_projects]
     assert {e["status"] for e in envs} == {"no-environment"}
@@ -83,7 +87,7 @@ def uv_kernels_config(uv_kernels_config: dict[str, Any], request: pytest.Fixture
     return uv_kernels_config
 
 
-async def test_parallel_runs_respect_max_concurrent_operations_limit(
+async def test_given_a_concurrency_limit_when_runs_are_parallel_then_the_limit_holds(
     api: Api, three_projects: list[Path]
 ) -> None:
     await api.rescan()

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import make_project, make_venv, uv
+from tests.conftest import make_project, make_venv, project_files, uv
 
-from .conftest import Api
-
-
-def files(project: Path) -> dict[str, bytes]:
-    return {n: (project / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
+from .conftest import Api, listed_with_files
 
 
 async def test_given_a_project_when_detailed_then_packages_are_marked_direct_with_their_group(
@@ -31,13 +27,12 @@ async def test_given_a_transitive_dependency_when_removed_then_409_names_what_re
     api: Api, uv_root: Path
 ) -> None:
     project = make_project(uv_root / "proj", "ipykernel")
-    env = await api.env_at(project, rescan=True)
-    before = files(project)
+    env, before = await listed_with_files(api, project)
     reply = await api.delete("environments", env["id"], "packages", "tornado", expect=409)
     message = reply.body["message"]
     assert "not a direct dependency" in message
     assert "ipykernel" in message or "jupyter-client" in message
-    assert files(project) == before
+    assert project_files(project) == before
     # the project's own package is not removable either
     own = await api.delete("environments", env["id"], "packages", "proj", expect=409)
     assert "the project" in own.body["message"]

@@ -12,20 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_project, uv
+from tests.conftest import in_sync, make_project, project_files
 
-from .conftest import Api, PackageIndex, make_indexed_project, tree_snapshot
+from .conftest import Api, PackageIndex, listed_with_files, make_indexed_project, tree_snapshot
 
 UNRESOLVABLE = "nonexistent-package-xyz-123==9.9"
-
-
-def project_files(project: Path) -> dict[str, bytes]:
-    return {n: (project / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
-
-
-def in_sync(project: Path) -> bool:
-    """The exact answer a user gets from `uv sync --check`."""
-    return uv("sync", "--check", "--project", str(project), check=False).returncode == 0
 
 
 async def wait_for(event: Any, timeout: float) -> bool:
@@ -44,16 +35,27 @@ async def stalling_project(
     """A project whose next `slowpkg` download from the local index stalls; returns the
     project, its record and its files as they were."""
     project = make_indexed_project(uv_root / "p", package_index, "slowpkg")
-    env = await api.env_at(project, rescan=True)
-    before = project_files(project)
+    env, before = await listed_with_files(api, project)
     package_index.stall_next_download()
     return project, env, before
 
 
-async def test_failed_add_leaves_pyproject_and_lock_byte_identical(api: Api, uv_root: Path) -> None:
+async def add_until_stalled(
+    api: Api, env: dict[str, Any], package_index: PackageIndex
+) -> dict[str, Any]:
+    """Start adding `slowpkg` and wait until uv is stuck in its download; the operation."""
+    reply = await api.post(
+        "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
+    )
+    assert await wait_for(package_index.stalling, 60), "uv never started the download"
+    return reply.body["operation"]
+
+
+async def test_given_an_add_that_fails_then_pyproject_and_lock_stay_byte_identical(
+    api: Api, uv_root: Path
+) -> None:
     project = make_project(uv_root / "p", "ipykernel")
-    env = await api.env_at(project, rescan=True)
-    before = project_files(project)
+    env, before = await listed_with_files(api, project)
 
     op = await api.run(
         "POST", "environments", env["id"], "packages", body={"packages": [UNRESOLVABLE]}
@@ -67,12 +69,11 @@ async def test_failed_add_leaves_pyproject_and_lock_byte_identical(api: Api, uv_
     assert op["environment"]["status"] == "ready"
 
 
-async def test_removing_what_is_no_dependency_is_refused_up_front_and_changes_nothing(
+async def test_given_no_such_dependency_when_removed_then_it_is_refused_and_nothing_changes(
     api: Api, uv_root: Path
 ) -> None:
     project = make_project(uv_root / "p", "ipykernel")
-    env = await api.env_at(project, rescan=True)
-    before = project_files(project)
+    env, before = await listed_with_files(api, project)
     operations = len((await api.get("operations", expect=200)).body["operations"])
 
     reply = await api.delete("environments", env["id"], "packages", "not-a-dependency", expect=409)
@@ -83,7 +84,9 @@ async def test_removing_what_is_no_dependency_is_refused_up_front_and_changes_no
 
 
 @pytest.mark.parametrize("kind", ["project", "venv"])
-async def test_failed_create_removes_only_what_it_made(api: Api, uv_root: Path, kind: str) -> None:
+async def test_given_a_create_that_fails_then_it_removes_only_what_it_made(
+    api: Api, uv_root: Path, kind: str
+) -> None:
     (uv_root / "keep.txt").write_text("the user's file")
     (uv_root / "empty").mkdir()  # an existing empty directory is allowed as a target
     before = tree_snapshot(uv_root)
@@ -111,16 +114,12 @@ async def test_failed_create_removes_only_what_it_made(api: Api, uv_root: Path, 
     assert listing["environments"] == []
 
 
-async def test_cancel_mid_download_stops_uv_and_a_fresh_sync_repairs(
+async def test_given_a_stalled_download_when_cancelled_then_uv_stops_and_a_sync_repairs(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
     project, env, before = await stalling_project(api, uv_root, package_index)
 
-    reply = await api.post(
-        "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
-    )
-    op_id = reply.body["operation"]["id"]
-    assert await wait_for(package_index.stalling, 60), "uv never started the download"
+    op_id = (await add_until_stalled(api, env, package_index))["id"]
     assert (await api.get("operations", op_id, expect=200)).body["operation"]["state"] == "running"
 
     cancelled = (await api.delete("operations", op_id, expect=200)).body["operation"]
@@ -159,7 +158,7 @@ def uv_kernels_config(uv_kernels_config: dict[str, Any], request: pytest.Fixture
     return uv_kernels_config
 
 
-async def test_operation_timeout_fails_the_run_with_a_message(
+async def test_given_an_operation_timeout_when_exceeded_then_the_run_fails_with_a_message(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
     project, env, before = await stalling_project(api, uv_root, package_index)
@@ -175,16 +174,11 @@ async def test_operation_timeout_fails_the_run_with_a_message(
     assert in_sync(project) and op["environment"]["status"] == "ready"
 
 
-async def test_cancel_a_queued_operation(
+async def test_given_a_queued_operation_when_cancelled_then_it_never_runs(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
     _, env, _ = await stalling_project(api, uv_root, package_index)
-    first = (
-        await api.post(
-            "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
-        )
-    ).body["operation"]
-    assert await wait_for(package_index.stalling, 60)
+    first = await add_until_stalled(api, env, package_index)
     queued = (await api.post("environments", env["id"], "sync", expect=202)).body["operation"]
     assert (await api.get("operations", queued["id"], expect=200)).body["operation"][
         "state"
@@ -201,7 +195,7 @@ async def test_cancel_a_queued_operation(
     assert done["state"] == "succeeded", log
 
 
-async def test_cancelled_create_removes_what_it_made(
+async def test_given_a_running_create_when_cancelled_then_it_removes_what_it_made(
     api: Api, uv_root: Path, package_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # slowpkg comes from the local index (UV_INDEX reaches uv through the server's env).
@@ -229,19 +223,16 @@ async def test_cancelled_create_removes_what_it_made(
     assert tree_snapshot(uv_root) == before
 
 
-async def test_stopping_the_server_cancels_running_operations(
+async def test_given_running_operations_when_the_server_stops_then_they_are_cancelled(
     api: Api, uv_root: Path, package_index: PackageIndex
 ) -> None:
     project, env, before = await stalling_project(api, uv_root, package_index)
-    reply = await api.post(
-        "environments", env["id"], "packages", body={"packages": ["slowpkg"]}, expect=202
-    )
-    assert await wait_for(package_index.stalling, 60)
+    started = await add_until_stalled(api, env, package_index)
     extension = api.serverapp.extension_manager.extension_points["jupyter_uv_kernels"].app
 
     await extension.stop_extension()
 
-    op = extension.service.operations.get(reply.body["operation"]["id"])
+    op = extension.service.operations.get(started["id"])
     assert op.state == "cancelled"
     assert await wait_for(package_index.client_gone, 10)
     assert project_files(project) == before

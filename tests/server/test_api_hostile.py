@@ -110,7 +110,7 @@ CREATE_CASES = [
 @pytest.mark.parametrize(
     ("body", "status"), CREATE_CASES, ids=[repr(c[0])[:60] for c in CREATE_CASES]
 )
-async def test_create_rejects(
+async def test_given_a_hostile_create_body_then_it_is_rejected(
     api: Api, trees: dict[str, Path], unchanged: Any, body: dict[str, Any], status: int
 ) -> None:
     await api.wait_for_scan()  # the first scan writes kernelspecs: snapshot after it
@@ -133,7 +133,7 @@ RAW_BODIES = [
 @pytest.mark.parametrize(
     ("raw", "status"), RAW_BODIES, ids=["bad-json", "array", "string", "binary", "too-large"]
 )
-async def test_malformed_bodies(
+async def test_given_a_malformed_body_then_it_is_rejected(
     api: Api, trees: dict[str, Path], unchanged: Any, raw: bytes, status: int
 ) -> None:
     ids = await env_ids(api, trees)
@@ -177,7 +177,7 @@ ENV_CASES = [
     ENV_CASES,
     ids=[f"{c[0]}-{c[1]}-{c[2]}"[:70] for c in ENV_CASES],
 )
-async def test_environment_routes_reject(
+async def test_given_a_hostile_environment_request_then_it_is_rejected(
     api: Api,
     trees: dict[str, Path],
     unchanged: Any,
@@ -194,7 +194,7 @@ async def test_environment_routes_reject(
     assert (await api.get("operations", expect=200)).body["operations"] == []
 
 
-async def test_env_reached_through_a_symlink_out_of_the_roots_is_read_only(
+async def test_given_an_env_reached_by_a_symlink_out_of_the_roots_then_it_is_read_only(
     api: Api, trees: dict[str, Path], unchanged: Any
 ) -> None:
     ids = await env_ids(api, trees)
@@ -225,7 +225,7 @@ async def test_env_reached_through_a_symlink_out_of_the_roots_is_read_only(
         ("DELETE", ("operations", "nope")),
     ],
 )
-async def test_unknown_ids_are_404(
+async def test_given_an_unknown_id_then_the_answer_is_404(
     api: Api, trees: dict[str, Path], unchanged: Any, method: str, parts: tuple[str, ...]
 ) -> None:
     await api.wait_for_scan()
@@ -236,7 +236,9 @@ async def test_unknown_ids_are_404(
     unchanged.check()
 
 
-async def test_bad_log_offset_is_400(api: Api, trees: dict[str, Path]) -> None:
+async def test_given_a_bad_log_offset_then_the_answer_is_400(
+    api: Api, trees: dict[str, Path]
+) -> None:
     ids = await env_ids(api, trees)
     op = (await api.post("environments", ids["p"], "sync", expect=202)).body["operation"]
     for since in ("abc", "-1", "1.5"):

@@ -31,14 +31,14 @@ async def package_names(api: Api, env_id: str) -> set[str]:
     return {p["name"] for p in detail["packages"]}
 
 
-async def test_pythons_lists_usable_interpreters(api: Api) -> None:
+async def test_given_the_server_when_pythons_are_listed_then_they_are_usable(api: Api) -> None:
     pythons = (await api.get("pythons", expect=200)).body["pythons"]
     assert pythons, "no interpreter found"
     assert all(os.access(p["path"], os.X_OK) for p in pythons)
     assert any(p["version"].startswith(PY_VERSION) for p in pythons)
 
 
-async def test_project_lifecycle_create_kernel_add_remove_sync_unregister(
+async def test_given_a_project_when_created_added_removed_synced_unregistered_then_each_works(
     api: Api, uv_root: Path
 ) -> None:
     # Given a root with nothing in it, when a project is created through the API
@@ -126,7 +126,9 @@ async def test_project_lifecycle_create_kernel_add_remove_sync_unregister(
     assert past_end["log"] == [] and past_end["next"] == op["log_length"]
 
 
-async def test_venv_lifecycle_uses_uv_pip(api: Api, uv_root: Path) -> None:
+async def test_given_a_venv_when_taken_through_its_lifecycle_then_uv_pip_is_used(
+    api: Api, uv_root: Path
+) -> None:
     (uv_root / "envs").mkdir()
     op = await api.run(
         "POST",
@@ -156,7 +158,7 @@ async def test_venv_lifecycle_uses_uv_pip(api: Api, uv_root: Path) -> None:
     assert detail["drift"]["checked"] is False
 
 
-async def test_register_installs_missing_ipykernel_as_dev_dependency(
+async def test_given_no_ipykernel_when_registered_then_it_is_installed_as_a_dev_dependency(
     api: Api, uv_root: Path
 ) -> None:
     project = make_project(uv_root / "bare", "six")
@@ -199,7 +201,7 @@ def held_scans(uv_root: Path) -> Iterator[threading.Event]:
         set_directory_hook(None)
 
 
-async def test_server_answers_before_the_first_scan_ends(
+async def test_given_a_slow_first_scan_then_the_server_answers_before_it_ends(
     held_scans: threading.Event, api: Api, uv_root: Path
 ) -> None:
     listing = (await api.get("environments", expect=200)).body
@@ -214,7 +216,9 @@ async def test_server_answers_before_the_first_scan_ends(
     assert done["scanned_at"] is not None and done["partial"] is False
 
 
-async def test_openapi_document_is_served_and_valid(api: Api, openapi_spec: dict) -> None:
+async def test_given_the_server_then_its_openapi_document_is_served_and_valid(
+    api: Api, openapi_spec: dict
+) -> None:
     from openapi_spec_validator import validate
 
     served = (await api.get("openapi.json", expect=200)).body
@@ -225,7 +229,7 @@ async def test_openapi_document_is_served_and_valid(api: Api, openapi_spec: dict
     assert served["servers"][0]["url"].endswith("/uv-kernels")
 
 
-def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+def test_given_the_openapi_document_then_it_documents_exactly_the_routes() -> None:
     from jupyter_uv_kernels.handlers import default_handlers, openapi_document
 
     def normalise(pattern: str) -> str:

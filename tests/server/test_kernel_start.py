@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from jupyter_uv_kernels.kernelspecs import PROJECT_KERNEL_NAME
-from tests.conftest import make_project, make_venv, uv
+from tests.conftest import in_sync, make_project, make_venv, uv
 
 from .conftest import Api, run_in_kernel
 
@@ -87,7 +87,7 @@ async def test_given_sync_mode_when_an_out_of_sync_kernel_starts_then_it_has_the
     out_of_sync(project)
     out = await run_in_kernel(api, kernel, "import six; print('six ok')")
     assert "six ok" in out
-    assert uv("sync", "--check", "--project", str(project), check=False).returncode == 0
+    assert in_sync(project)
 
 
 async def test_given_check_mode_when_an_out_of_sync_kernel_starts_then_it_warns_and_starts(
@@ -176,7 +176,7 @@ async def test_given_sync_mode_and_a_fresh_clone_when_uv_project_starts_then_it_
     clone = in_root_dir(jp_root_dir, project, "fresh")
     out = await run_in_kernel(api, PROJECT_KERNEL_NAME, PREFIX, path="fresh")
     assert Path(out.strip()).resolve() == (clone / ".venv").resolve()
-    assert uv("sync", "--check", "--project", str(clone), check=False).returncode == 0
+    assert in_sync(clone)
 
 
 async def test_given_check_mode_and_a_fresh_clone_when_uv_project_starts_then_it_says_to_sync(

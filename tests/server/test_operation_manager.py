@@ -18,7 +18,7 @@ async def quick(op: Operation, on_line: LineCallback) -> str:
     return "done"
 
 
-async def test_history_keeps_the_newest_finished_operations() -> None:
+async def test_given_many_finished_operations_then_the_history_keeps_the_newest() -> None:
     manager = OperationManager(max_concurrent=2, history=5)
     ops = [
         manager.submit("sync", path=f"/e{i}", key=f"/e{i}", subject_id=None, work=quick)
@@ -34,7 +34,7 @@ async def test_history_keeps_the_newest_finished_operations() -> None:
     assert following == len(entries) == kept[-1].to_json()["log_length"]
 
 
-async def test_cancel_right_after_submit_ends_cancelled() -> None:
+async def test_given_a_submitted_operation_when_cancelled_at_once_then_it_ends_cancelled() -> None:
     manager = OperationManager(max_concurrent=1)
     op = manager.submit("sync", path="/e", key="/e", subject_id=None, work=quick)
 
@@ -44,7 +44,7 @@ async def test_cancel_right_after_submit_ends_cancelled() -> None:
     assert op.started_at is None
 
 
-async def test_domain_errors_fail_the_run_with_their_message() -> None:
+async def test_given_a_domain_error_when_raised_then_the_run_fails_with_its_message() -> None:
     async def broken(op: Operation, on_line: LineCallback) -> str:
         raise UvKernelsError("uv said no; run `uv lock` first.")
 

@@ -15,7 +15,7 @@ def kernels_dir(home: Path) -> Path:
     return home / ".local/share/jupyter/kernels"
 
 
-def test_create_project_with_packages_gives_ready_env_with_kernel(
+def test_given_packages_when_a_project_is_created_then_its_env_is_ready_with_a_kernel(
     tmp_path: Path, hermetic_env: Path
 ) -> None:
     root = tmp_path / "root"
@@ -30,7 +30,7 @@ def test_create_project_with_packages_gives_ready_env_with_kernel(
     assert "six" in (root / "seasonal" / "pyproject.toml").read_text()
 
 
-def test_create_venv_and_list_table(tmp_path: Path) -> None:
+def test_given_a_new_venv_when_listed_then_the_table_shows_it(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     proc = run_cli("create", "--venv", str(root / "py"), "six", "--root", str(root))
@@ -40,7 +40,7 @@ def test_create_venv_and_list_table(tmp_path: Path) -> None:
     assert (root / "py" / "lib").exists()
 
 
-def test_sync_reproduces_the_lock_on_a_copy_without_venv(tmp_path: Path) -> None:
+def test_given_a_copy_without_venv_when_synced_then_the_lock_is_reproduced(tmp_path: Path) -> None:
     # A colleague's project: copy it without its .venv, as a git clone would.
     original = make_project(tmp_path / "theirs", "ipykernel", "six")
     mine = tmp_path / "mine"
@@ -63,7 +63,9 @@ def test_sync_reproduces_the_lock_on_a_copy_without_venv(tmp_path: Path) -> None
     assert run_cli("sync", "--check", str(mine)).returncode == 0
 
 
-def test_sync_check_exits_1_after_a_package_is_removed_by_hand(tmp_path: Path) -> None:
+def test_given_a_package_removed_by_hand_when_sync_check_runs_then_it_exits_1(
+    tmp_path: Path,
+) -> None:
     project = make_project(tmp_path / "proj", "six")
     assert run_cli("sync", "--check", str(project)).returncode == 0
     uv("pip", "uninstall", "--python", str(project / ".venv/bin/python"), "six")
@@ -72,7 +74,7 @@ def test_sync_check_exits_1_after_a_package_is_removed_by_hand(tmp_path: Path) -
     assert "six" in proc.stdout and "out of sync" in proc.stderr
 
 
-def test_install_adds_ipykernel_as_dev_dependency_and_registers(
+def test_given_no_ipykernel_when_installed_then_it_is_a_dev_dependency_and_registered(
     tmp_path: Path, hermetic_env: Path
 ) -> None:
     project = make_project(tmp_path / "proj", "six")
@@ -93,7 +95,7 @@ def test_install_adds_ipykernel_as_dev_dependency_and_registers(
     assert not (kernels_dir(hermetic_env) / "proj-k").exists()
 
 
-def test_refresh_prints_what_changed(tmp_path: Path) -> None:
+def test_given_changes_on_disk_when_refreshed_then_it_prints_what_changed(tmp_path: Path) -> None:
     root = tmp_path / "root"
     make_project(root / "p", "ipykernel")
     first = run_cli("refresh", "--root", str(root), check=True).stdout
@@ -106,7 +108,7 @@ def test_refresh_prints_what_changed(tmp_path: Path) -> None:
     assert third.startswith("removed") and "1 removed" in third
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_given_bad_input_then_the_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "plain-dir").mkdir()
     for args in (
         ("sync", str(tmp_path / "missing")),
@@ -183,7 +185,9 @@ def test_given_envs_that_need_the_user_then_doctor_warns_with_the_fix(tmp_path: 
     assert by_check["no kernel"]["fix"].startswith(f"jupyter uvkernel install {ready}")
 
 
-def test_doctor_reports_and_exits_nonzero_on_errors(tmp_path: Path) -> None:
+def test_given_errors_when_doctor_runs_then_it_reports_them_and_exits_nonzero(
+    tmp_path: Path,
+) -> None:
     ok = run_cli("doctor", "--json", "--root", str(tmp_path))
     report = json.loads(ok.stdout)
     assert ok.returncode == 0 and report["ok"]
@@ -194,7 +198,7 @@ def test_doctor_reports_and_exits_nonzero_on_errors(tmp_path: Path) -> None:
     assert "[FAIL] uv" in bad.stdout and "fix:" in bad.stdout
 
 
-def test_readme_documents_every_setting_and_command() -> None:
+def test_given_the_readme_then_it_documents_every_setting_and_command() -> None:
     from jupyter_uv_kernels.cli import UvKernelApp
     from jupyter_uv_kernels.config import UvKernels
 

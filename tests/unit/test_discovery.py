@@ -20,7 +20,9 @@ def scan(root: Path, **overrides: object):
     return scan_roots(ScanOptions.from_config(config, [root]))
 
 
-def test_finds_exactly_the_expected_environments(glade_tree: Path) -> None:
+def test_given_a_tree_when_scanned_then_exactly_the_expected_envs_are_found(
+    glade_tree: Path,
+) -> None:
     # Given the GLADE-like tree, when it is scanned
     result = scan(glade_tree)
     # then every environment is found once, with the right kind and status, and nothing else
@@ -29,7 +31,9 @@ def test_finds_exactly_the_expected_environments(glade_tree: Path) -> None:
     assert not result.partial
 
 
-def test_records_carry_version_interpreter_and_actionable_problems(glade_tree: Path) -> None:
+def test_given_a_tree_when_scanned_then_records_carry_version_python_and_problems(
+    glade_tree: Path,
+) -> None:
     envs = {e.relpath: e for e in scan(glade_tree).environments}
     ready = envs["analysis"]
     assert ready.venv == str(glade_tree / "analysis" / ".venv")
@@ -46,12 +50,16 @@ def test_records_carry_version_interpreter_and_actionable_problems(glade_tree: P
     assert envs["workspace"].workspace_members == ["packages/*"]
 
 
-def test_same_named_projects_get_distinct_ids(glade_tree: Path) -> None:
+def test_given_same_named_projects_when_scanned_then_they_get_distinct_ids(
+    glade_tree: Path,
+) -> None:
     envs = [e for e in scan(glade_tree).environments if e.name == "dup"]
     assert len(envs) == 2 and envs[0].id != envs[1].id
 
 
-def test_depth_limit_and_prune_and_plain_venv_switch(glade_tree: Path) -> None:
+def test_given_depth_prune_and_plain_venv_settings_when_scanned_then_they_apply(
+    glade_tree: Path,
+) -> None:
     deeper = {e.relpath for e in scan(glade_tree, max_depth=6).environments}
     assert "a/b/c/d/too-deep" in deeper
     assert "webapp/node_modules/pyenv" not in deeper  # pruned by name at any depth
@@ -61,7 +69,7 @@ def test_depth_limit_and_prune_and_plain_venv_switch(glade_tree: Path) -> None:
     assert no_plain == set(EXPECTED) - {"envs/plain"}
 
 
-def test_parallel_scan_finds_the_same(glade_tree: Path) -> None:
+def test_given_parallel_workers_when_scanned_then_the_same_envs_are_found(glade_tree: Path) -> None:
     serial = scan(glade_tree)
     parallel = scan(glade_tree, scan_workers=4)
     assert [e.to_json() for e in parallel.environments] == [
@@ -69,7 +77,9 @@ def test_parallel_scan_finds_the_same(glade_tree: Path) -> None:
     ]
 
 
-def test_time_budget_marks_partial(glade_tree: Path) -> None:
+def test_given_a_time_budget_when_exceeded_then_the_scan_is_marked_partial(
+    glade_tree: Path,
+) -> None:
     # Each directory read takes 20 ms, and the budget is 50 ms: the scan stops early.
     set_directory_hook(lambda path: time.sleep(0.02))
     try:
@@ -80,7 +90,9 @@ def test_time_budget_marks_partial(glade_tree: Path) -> None:
     assert len(result.environments) < len(EXPECTED)
 
 
-def test_unreadable_directory_is_skipped_and_logged(glade_tree: Path) -> None:
+def test_given_an_unreadable_directory_when_scanned_then_it_is_skipped_and_logged(
+    glade_tree: Path,
+) -> None:
     # Given a chmod 000 directory (really unreadable: as root, the CLI runs in a user
     # namespace without CAP_DAC_OVERRIDE), when the real CLI lists the tree
     proc = run_cli(
@@ -99,7 +111,9 @@ def test_unreadable_directory_is_skipped_and_logged(glade_tree: Path) -> None:
     assert f"could not read {glade_tree / 'private'}" in proc.stderr
 
 
-def test_symlink_into_a_root_is_not_listed_twice(glade_tree: Path, tmp_path: Path) -> None:
+def test_given_a_symlink_into_a_root_when_scanned_then_nothing_is_listed_twice(
+    glade_tree: Path, tmp_path: Path
+) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (root / "link-to-analysis").symlink_to(glade_tree / "analysis")
@@ -108,7 +122,9 @@ def test_symlink_into_a_root_is_not_listed_twice(glade_tree: Path, tmp_path: Pat
     assert [e.id for e in result.environments] == [environment_id(glade_tree / "analysis")]
 
 
-def test_scan_touches_no_environment_internals(glade_tree: Path) -> None:
+def test_given_a_tree_when_scanned_then_no_environment_internals_are_touched(
+    glade_tree: Path,
+) -> None:
     # The walk never descends into an environment: no site-packages directory is read.
     seen: list[str] = []
     set_directory_hook(seen.append)

@@ -209,7 +209,7 @@ def test_given_the_batch_job_in_process_when_nbclient_runs_then_the_notebook_see
     assert Path(printed).resolve() == (project / ".venv").resolve()
 
 
-def test_uv_failure_message_carries_uvs_reason(tmp_path: Path) -> None:
+def test_given_a_uv_failure_then_the_message_carries_uvs_reason(tmp_path: Path) -> None:
     # A real failed `uv add`: the message must say *why* (uv's cause lines), not just
     # "No solution found".
     from jupyter_uv_kernels.errors import UvFailed

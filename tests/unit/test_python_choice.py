@@ -12,7 +12,7 @@ from jupyter_uv_kernels.config import UvKernels
 from jupyter_uv_kernels.environments import read_pyvenv_cfg
 from jupyter_uv_kernels.pythons import available_pythons
 from jupyter_uv_kernels.uvrunner import UvRunner, summarize_uv_error
-from tests.conftest import uv
+from tests.conftest import in_sync
 
 from .conftest import run_cli
 
@@ -46,7 +46,7 @@ def test_given_a_chosen_python_when_a_project_is_created_then_its_env_runs_exact
     assert "Downloading cpython" not in done.stderr
     cfg = read_pyvenv_cfg(str(project / ".venv")) or {}
     assert cfg.get("version_info", "").startswith(version)
-    assert uv("sync", "--check", "--project", str(project), check=False).returncode == 0
+    assert in_sync(project)
     # and the pin stays portable: a version, not this machine's path
     assert (project / ".python-version").read_text().strip() == minor
 

@@ -16,7 +16,7 @@ from jupyter_uv_kernels.pythons import available_pythons, resolve_python
 from jupyter_uv_kernels.uvrunner import UvRunner
 
 
-def test_running_python_is_offered_and_resolves_by_version() -> None:
+def test_given_the_running_python_then_it_is_offered_and_resolves_by_version() -> None:
     runner = UvRunner(UvKernels())
     found = asyncio.run(available_pythons(runner, max_age=0))
     version = ".".join(map(str, sys.version_info[:3]))
@@ -25,7 +25,7 @@ def test_running_python_is_offered_and_resolves_by_version() -> None:
     assert path is not None
 
 
-def test_second_listing_comes_from_the_cache() -> None:
+def test_given_a_first_listing_when_listed_again_then_it_comes_from_the_cache() -> None:
     class CountingRunner(UvRunner):
         """The real runner, counting how often uv is asked (the runner is the seam)."""
 
@@ -42,7 +42,9 @@ def test_second_listing_comes_from_the_cache() -> None:
 
 
 @pytest.mark.parametrize("request_", ["2.1", "3.99", "python3; rm -rf /", "/nonexistent/python"])
-def test_unknown_python_names_what_is_available(request_: str) -> None:
+def test_given_an_unknown_python_when_resolved_then_the_error_names_what_is_available(
+    request_: str,
+) -> None:
     runner = UvRunner(UvKernels())
     with pytest.raises(InvalidRequest) as info:
         asyncio.run(resolve_python(runner, request_))
