@@ -12,6 +12,7 @@ not used); without it the tests are skipped with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -242,6 +243,32 @@ def lab_home(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> It
             if key.startswith("CONDA_") or key in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
                 mp.delenv(key, raising=False)
         yield home
+
+
+@contextlib.contextmanager
+def running_lab(root: Path, lab_home: Path, uv_cache_dir: Path, **kwargs: Any) -> Iterator[Lab]:
+    """A lab serving ``root`` whose first scan has finished; stopped afterwards."""
+    server = start_lab(root, lab_home, uv_cache_dir, lab_home / "jupyter-lab.log", **kwargs)
+    try:
+        server.wait_scanned()
+        yield server
+    finally:
+        stop_lab(server)
+
+
+@pytest.fixture
+def page(browser: Any, lab: Lab, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """JupyterLab in a fresh browser context on the module's ``lab``; no uncaught page errors."""
+    page = open_lab(browser, lab, artifacts)
+    yield page
+    screenshot(page, artifacts, f"end-{request.node.name}")
+    errors = page._uv_errors
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def panel(page: Any) -> Any:
+    return page.locator("#jp-uv-kernels")
 
 
 def open_lab(browser: Any, lab: Lab, artifacts: Path, width: int | None = 400) -> Any:

@@ -26,10 +26,10 @@ from .conftest import (
     env_item,
     expand,
     open_lab,
+    panel,
+    running_lab,
     screenshot,
     show_panel,
-    start_lab,
-    stop_lab,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -102,26 +102,8 @@ def lab(
     uv("lock", "--project", str(root / "unsynced"))
     (root / "new").mkdir()
 
-    server = start_lab(root, lab_home, uv_cache_dir, lab_home / "jupyter-lab.log")
-    try:
-        server.wait_scanned()
+    with running_lab(root, lab_home, uv_cache_dir) as server:
         yield server
-    finally:
-        stop_lab(server)
-
-
-@pytest.fixture
-def page(browser: Any, lab: Lab, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    page = open_lab(browser, lab, artifacts)
-    yield page
-    screenshot(page, artifacts, f"end-{request.node.name}")
-    errors = page._uv_errors
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def panel(page: Any) -> Any:
-    return page.locator("#jp-uv-kernels")
 
 
 def notification(page: Any, text: str) -> Any:

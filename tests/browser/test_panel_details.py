@@ -26,9 +26,9 @@ from .conftest import (
     expand,
     label_in_name_violations,
     open_lab,
+    panel,
+    running_lab,
     screenshot,
-    start_lab,
-    stop_lab,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -65,26 +65,8 @@ def lab(
     make_project(root / "a" / "twin", "ipykernel")
     make_project(root / "b" / "twin", "ipykernel")
     make_venv(root / LONG_NAME)
-    server = start_lab(root, lab_home, uv_cache_dir, lab_home / "jupyter-lab.log")
-    try:
-        server.wait_scanned()
+    with running_lab(root, lab_home, uv_cache_dir) as server:
         yield server
-    finally:
-        stop_lab(server)
-
-
-@pytest.fixture
-def page(browser: Any, lab: Lab, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    page = open_lab(browser, lab, artifacts)
-    yield page
-    screenshot(page, artifacts, f"end-{request.node.name}")
-    errors = page._uv_errors
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def panel(page: Any) -> Any:
-    return page.locator("#jp-uv-kernels")
 
 
 def env_by_path(page: Any, lab: Lab, path: Path) -> Any:

@@ -22,7 +22,15 @@ import pytest
 
 from tests.conftest import make_project, make_venv, uv
 
-from .conftest import Lab, env_item, expand, open_lab, screenshot, show_panel, start_lab, stop_lab
+from .conftest import (
+    Lab,
+    env_item,
+    expand,
+    open_lab,
+    running_lab,
+    screenshot,
+    show_panel,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -53,15 +61,8 @@ def lab(
     make_project(elsewhere / "outside", "ipykernel")
     subprocess.run(["git", "init", "-q", str(work)], check=True)
 
-    server = start_lab(
-        work,
-        lab_home,
-        uv_cache_dir,
-        lab_home / "jupyter-lab.log",
-        extra_args=[f"--UvKernels.roots={elsewhere}"],
-    )
-    try:
-        server.wait_scanned()
+    extra = [f"--UvKernels.roots={elsewhere}"]
+    with running_lab(work, lab_home, uv_cache_dir, extra_args=extra) as server:
         # Save an Untitled notebook without the "Rename file" dialog of the first save.
         server.api(
             "lab/api/settings/@jupyterlab/docmanager-extension:plugin",
@@ -69,18 +70,6 @@ def lab(
             {"raw": json.dumps({"renameUntitledFileOnSave": False})},
         )
         yield server
-    finally:
-        stop_lab(server)
-
-
-@pytest.fixture
-def page(browser: Any, lab: Lab, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    page = open_lab(browser, lab, artifacts)
-    yield page
-    screenshot(page, artifacts, f"end-{request.node.name}")
-    errors = page._uv_errors
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 # -- helpers --------------------------------------------------------------------------------
