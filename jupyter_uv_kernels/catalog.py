@@ -309,7 +309,10 @@ class EnvironmentCatalog:
         try:
             out["packages"] = await self.runner.pip_list(env.venv)
             if env.kind == "project":
-                out["packages"] = annotate_packages(env.path, out["packages"])
+                # Reads pyproject.toml: off the event loop, like every other file read here.
+                out["packages"] = await asyncio.to_thread(
+                    annotate_packages, env.path, out["packages"]
+                )
         except UvFailed as e:
             out["packages_error"] = e.message
         out["drift"] = await self.check_sync(env)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -227,44 +228,38 @@ async def run_doctor(catalog: EnvironmentCatalog) -> list[Finding]:
     return findings
 
 
+#: (check, which environments, what they have in common, the fix for the first one).
+_NEEDS_THE_USER: list[tuple[str, Callable[[Environment], bool], str, str]] = [
+    (
+        "no environment",
+        lambda e: e.status == "no-environment",
+        "projects have a uv.lock but no .venv yet, so no kernel",
+        "jupyter uvkernel sync {path}",
+    ),
+    (
+        "no ipykernel",
+        lambda e: e.status == "needs-ipykernel",
+        "environments have no ipykernel, so no kernel",
+        "jupyter uvkernel install {path}",
+    ),
+    (
+        "no kernel",
+        lambda e: e.gets_kernel and not e.kernel,
+        "environments could run a kernel but have none registered (unregistered, or not "
+        "refreshed since they were made)",
+        "jupyter uvkernel install {path}  (or jupyter uvkernel refresh)",
+    ),
+]
+
+
 def _environment_findings(envs: list[Environment]) -> list[Finding]:
     """Environments that need the user: no env yet, no ipykernel, or no kernel."""
-
-    def finding(check: str, chosen: list[Environment], text: str, fix: str) -> Finding:
-        shown = ", ".join(e.path for e in chosen[:3])
-        more = f" and {len(chosen) - 3} more" if len(chosen) > 3 else ""
-        return Finding(check, "warning", f"{len(chosen)} {text}: {shown}{more}.", fix)
-
     out = []
-    missing = [e for e in envs if e.status == "no-environment"]
-    if missing:
-        out.append(
-            finding(
-                "no environment",
-                missing,
-                "projects have a uv.lock but no .venv yet, so no kernel",
-                f"jupyter uvkernel sync {missing[0].path}",
-            )
-        )
-    no_ipykernel = [e for e in envs if e.status == "needs-ipykernel"]
-    if no_ipykernel:
-        out.append(
-            finding(
-                "no ipykernel",
-                no_ipykernel,
-                "environments have no ipykernel, so no kernel",
-                f"jupyter uvkernel install {no_ipykernel[0].path}",
-            )
-        )
-    no_kernel = [e for e in envs if e.gets_kernel and not e.kernel]
-    if no_kernel:
-        out.append(
-            finding(
-                "no kernel",
-                no_kernel,
-                "environments could run a kernel but have none registered (unregistered, or "
-                "not refreshed since they were made)",
-                f"jupyter uvkernel install {no_kernel[0].path}  (or jupyter uvkernel refresh)",
-            )
-        )
+    for check, selects, text, fix in _NEEDS_THE_USER:
+        chosen = [e for e in envs if selects(e)]
+        if chosen:
+            shown = ", ".join(e.path for e in chosen[:3])
+            more = f" and {len(chosen) - 3} more" if len(chosen) > 3 else ""
+            message = f"{len(chosen)} {text}: {shown}{more}."
+            out.append(Finding(check, "warning", message, fix.format(path=chosen[0].path)))
     return out

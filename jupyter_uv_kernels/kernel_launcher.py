@@ -213,12 +213,18 @@ def target_for(marker: dict[str, Any], interpreter: str, cwd: str) -> Target:
         if target is None:
             raise LaunchError(no_project_message(cwd))
     else:
-        venv = os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))
-        path = marker.get("path")
-        project = path if isinstance(path, str) and os.path.abspath(path) != venv else None
-        target = Target(venv, project)
+        target = environment_of(marker, interpreter)
     check_target(target)
     return target
+
+
+def environment_of(marker: dict[str, Any], interpreter: str) -> Target:
+    """A per-environment kernel's env: the venv ``interpreter`` (its argv[0]) belongs to,
+    and the marker's path when that is a project rather than the venv itself."""
+    venv = os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))
+    path = marker.get("path")
+    project = path if isinstance(path, str) and os.path.abspath(path) != venv else None
+    return Target(venv, project)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import kernel_launcher
 from .environments import Environment, site_packages_dir, venv_interpreter
-from .kernel_launcher import LAUNCHER_FILE
+from .kernel_launcher import LAUNCHER_FILE, Target, environment_of
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +70,32 @@ class SpecOnDisk:
         path = owner.get("path") if owner else None
         return path if isinstance(path, str) else None
 
-    def target(self) -> tuple[str, str | None] | None:
-        """``(venv, project or None)`` of an owned per-environment spec: the venv of its
-        interpreter (argv[0]) and the marker's path when that is a project; format-1 specs
-        kept both in the marker."""
-        owner = self.owner
-        if owner is None or self.is_project_kernel:
-            return None
-        argv = self.data.get("argv")
-        if owner.get("format") == 1 or not isinstance(argv, list) or not argv:
-            venv, path = owner.get("venv"), owner.get("path")
-            if not isinstance(path, str):
-                return None
-            project = path if owner.get("kind") == "project" else None
-            if not isinstance(venv, str):
-                venv = os.path.join(path, ".venv") if project else path
-            return venv, project
-        venv = os.path.dirname(os.path.dirname(str(argv[0])))
-        path = owner.get("path")
-        project = path if isinstance(path, str) and os.path.abspath(path) != venv else None
-        return venv, project
+    def target(self) -> Target | None:
+        """The environment of an owned per-environment spec (see :func:`spec_target`)."""
+        return spec_target(self.data.get("argv"), self.owner)
 
     @property
     def is_project_kernel(self) -> bool:
         return (self.owner or {}).get("kind") == PROJECT_KERNEL_KIND
+
+
+def spec_target(argv: object, owner: dict[str, Any] | None) -> Target | None:
+    """The environment a per-environment spec of ours runs: derived from its argv[0] and
+    marker exactly as the launcher derives it; format-1 specs kept both paths in the
+    marker. None for specs that are not ours, and for uv-project (it has no env of its own).
+    """
+    if owner is None or owner.get("kind") == PROJECT_KERNEL_KIND:
+        return None
+    if owner.get("format") == 1 or not isinstance(argv, list) or not argv:
+        path = owner.get("path")
+        if not isinstance(path, str):
+            return None
+        project = path if owner.get("kind") == "project" else None
+        venv = owner.get("venv")
+        if not isinstance(venv, str):
+            venv = os.path.join(path, ".venv") if project else path
+        return Target(venv, project)
+    return environment_of(owner, str(argv[0]))
 
 
 def read_specs(directory: str | os.PathLike[str]) -> list[SpecOnDisk]:

@@ -75,8 +75,7 @@ def target_for_kernel(kernel: str, notebook_dir: str, kernel_dir: str) -> Target
     if kernel == PROJECT_KERNEL_NAME:
         return find_project(notebook_dir)
     spec = read_spec(kernel_dir, kernel)
-    where = spec.target() if spec is not None else None
-    return Target(*where) if where is not None else None
+    return spec.target() if spec is not None else None
 
 
 def repository_relative(path: str) -> str | None:

@@ -46,7 +46,8 @@ from .kernel_launcher import (
     kernel_environment,
     no_project_message,
 )
-from .kernelspecs import OWNER_KEY, PROJECT_KERNEL_KIND, SpecOnDisk
+from .kernelspec_files import spec_target
+from .kernelspecs import OWNER_KEY, PROJECT_KERNEL_KIND
 from .uvrunner import UvRunner, find_uv
 
 #: The name this provisioner is registered under (entry point group
@@ -163,14 +164,12 @@ class UvProvisioner(LocalProvisioner):
             if target is None:
                 raise KernelStartError(no_project_message(cwd))
             return target
-        found = SpecOnDisk("", "", {"argv": self.kernel_spec.argv, "metadata": {OWNER_KEY: owner}})
-        where = found.target()
-        if where is None:
+        target = spec_target(self.kernel_spec.argv, owner)
+        if target is None:
             raise KernelStartError(
                 f"The kernelspec {self.kernel_spec.display_name!r} lacks its environment's "
                 "path; rewrite it with `jupyter uvkernel refresh`."
             )
-        target = Target(*where)
         if target.project and not os.path.isdir(target.project):
             raise KernelStartError(
                 f"Cannot start the kernel: the uv project {target.project} no longer exists.\n"

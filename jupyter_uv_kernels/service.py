@@ -129,7 +129,9 @@ class EnvironmentService:
         if self._uv_version is None:
             with contextlib.suppress(UvKernelsError):
                 self._uv_version = await self.catalog.runner.version()
-        return {"provenance": describe(name, target, self._uv_version).to_json()}
+        # Hashes uv.lock and reads pyvenv.cfg: in a thread, not on the event loop.
+        record = await asyncio.to_thread(describe, name, target, self._uv_version)
+        return {"provenance": record.to_json()}
 
     async def pythons(self) -> dict[str, Any]:
         found = await available_pythons(self.catalog.runner)
