@@ -37,7 +37,14 @@ def make_parent_folders(target: str) -> str | None:
         top = parent
         parent = os.path.dirname(parent)
     if top is not None:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+        except OSError as e:
+            shutil.rmtree(top, ignore_errors=True)
+            raise Conflict(
+                f"Cannot create the folder {os.path.dirname(target)}: {e.strerror or e}. "
+                f"Choose a location you can write to, or fix the permissions of {parent}."
+            ) from None
     return top
 
 

@@ -207,3 +207,23 @@ def test_given_the_readme_then_it_documents_every_setting_and_command() -> None:
         assert f"`{trait}`" in readme, trait
     for command in UvKernelApp.subcommands:
         assert f"jupyter uvkernel {command}" in readme, command
+
+
+def test_given_a_read_only_root_when_create_needs_parent_folders_then_one_line_names_it(
+    tmp_path: Path,
+) -> None:
+    # Root ignores permissions: the CLI runs in a user namespace (unshare -U) where it does not.
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(0o555)
+    try:
+        done = run_cli(
+            "create", "--venv", str(root / "projects" / "2025" / "env"), "--root", str(root),
+            unprivileged=True,
+        )  # fmt: skip
+    finally:
+        root.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert "Cannot create the folder" in done.stderr and "Permission denied" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(root.iterdir()) == []
