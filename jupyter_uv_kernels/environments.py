@@ -44,6 +44,7 @@ class Environment:
     interpreter: str | None = None
     uv_managed: bool = False
     workspace_members: list[str] = field(default_factory=list)
+    read_only: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -73,6 +73,13 @@ class UvKernelsHandler(APIHandler):
         except RecursionError:  # "[[[[…" deeper than the parser's recursion limit
             raise InvalidRequest("The request body is nested too deeply to be parsed.") from None
 
+    def flag(self, name: str) -> bool:
+        """A ``true``/``false`` query parameter (default false); anything else is a 400."""
+        value = self.get_query_argument(name, "false")
+        if value not in ("true", "false"):
+            raise InvalidRequest(f"{name} must be true or false, not {value[:20]!r}.")
+        return value == "true"
+
     def reply(self, data: dict[str, Any], status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data))
@@ -136,6 +143,11 @@ class EnvironmentHandler(UvKernelsHandler):
     async def get(self, env_id: str) -> None:
         self.reply(await self.service.details(env_id))
 
+    @web.authenticated
+    @authorized
+    async def delete(self, env_id: str) -> None:
+        self.accepted(await self.service.delete(env_id, force=self.flag("force")))
+
 
 class SyncHandler(UvKernelsHandler):
     @web.authenticated
@@ -156,10 +168,54 @@ class PackageHandler(UvKernelsHandler):
     @web.authenticated
     @authorized
     async def delete(self, env_id: str, name: str) -> None:
-        force = self.get_query_argument("force", "false")
-        if force not in ("true", "false"):
-            raise InvalidRequest(f"force must be true or false, not {force[:20]!r}.")
-        self.accepted(await self.service.remove_package(env_id, name, force=force == "true"))
+        force = self.flag("force")
+        self.accepted(await self.service.remove_package(env_id, name, force=force))
+
+
+class UpgradeHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, env_id: str) -> None:
+        body = self.json_body("UpgradeRequest", "upgrade")
+        self.accepted(await self.service.upgrade(env_id, body))
+
+
+class OutdatedHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, env_id: str) -> None:
+        self.reply(await self.service.outdated(env_id, refresh=self.flag("refresh")))
+
+
+class TreeHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, env_id: str) -> None:
+        package = self.get_query_argument("package", None)
+        self.reply(await self.service.tree(env_id, invert=self.flag("invert"), package=package))
+
+
+class ExportHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, env_id: str) -> None:
+        fmt = self.get_query_argument("format", None)
+        if fmt is None:
+            raise InvalidRequest("Give the format: ?format=requirements.txt or pylock.toml.")
+        self.reply(await self.service.export(env_id, fmt))
+
+    @web.authenticated
+    @authorized
+    async def post(self, env_id: str) -> None:
+        body = self.json_body("ExportRequest", "export")
+        self.reply(await self.service.export_save(env_id, body))
+
+
+class SizeHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, env_id: str) -> None:
+        self.reply(await self.service.size(env_id))
 
 
 class KernelHandler(UvKernelsHandler):
@@ -213,6 +269,20 @@ class PythonsHandler(UvKernelsHandler):
     @authorized
     async def get(self) -> None:
         self.reply(await self.service.pythons())
+
+
+class IndexesHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(self.service.indexes())
+
+
+class FilesHandler(UvKernelsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.service.files(self.get_query_argument("path", None)))
 
 
 class ProvenanceHandler(UvKernelsHandler):
@@ -281,10 +351,17 @@ default_handlers: list[tuple[str, type[UvKernelsHandler]]] = [
     (rf"/{PREFIX}/environments/{_ENV}/packages", PackagesHandler),
     (rf"/{PREFIX}/environments/{_ENV}/packages/(?P<name>[^/]+)", PackageHandler),
     (rf"/{PREFIX}/environments/{_ENV}/kernel", KernelHandler),
+    (rf"/{PREFIX}/environments/{_ENV}/upgrade", UpgradeHandler),
+    (rf"/{PREFIX}/environments/{_ENV}/outdated", OutdatedHandler),
+    (rf"/{PREFIX}/environments/{_ENV}/tree", TreeHandler),
+    (rf"/{PREFIX}/environments/{_ENV}/export", ExportHandler),
+    (rf"/{PREFIX}/environments/{_ENV}/size", SizeHandler),
     (rf"/{PREFIX}/operations", OperationsHandler),
     (rf"/{PREFIX}/operations/(?P<op_id>[^/]+)", OperationHandler),
     (rf"/{PREFIX}/refresh", RefreshHandler),
     (rf"/{PREFIX}/pythons", PythonsHandler),
+    (rf"/{PREFIX}/indexes", IndexesHandler),
+    (rf"/{PREFIX}/files", FilesHandler),
     (rf"/{PREFIX}/provenance", ProvenanceHandler),
     (rf"/{PREFIX}/openapi\.json", OpenAPIHandler),
 ]
