@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Enum, Float, Int, List, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, validate
 from traitlets.config import Configurable
 
 #: Directory names never descended into (ARCHITECTURE §2). Hidden directories other than
@@ -179,6 +179,27 @@ class UvKernels(Configurable):
         65536,
         help="""Largest request body, in bytes, the REST API accepts; larger bodies get 413.
         Example: 16384. 0 means the default of 65536.""",
+    ).tag(config=True)
+
+    outdated_cache_seconds = Float(
+        300.0,
+        help="""How long an answer of GET environments/{id}/outdated (which asks the package
+        index) is reused before it is asked again. Example: 60. 0 means never reuse.""",
+    ).tag(config=True)
+
+    size_time_budget = Float(
+        10.0,
+        help="""Seconds the disk-use measurement of one environment may walk it (GLADE stats
+        are slow); past the budget the answer is a lower bound ("at least N").
+        Example: 30. 0 means no budget.""",
+    ).tag(config=True)
+
+    indexes = Dict(
+        value_trait=Unicode(),
+        default_value={},
+        help="""Named package indexes an add may use, name -> URL, e.g.
+        {"pytorch-cu124": "https://download.pytorch.org/whl/cu124"} for Casper's GPU wheels.
+        A project records the one it used the uv way ([[tool.uv.index]] and a source).""",
     ).tag(config=True)
 
     def effective_roots(self, fallback: str | os.PathLike[str] | None = None) -> list[Path]:
