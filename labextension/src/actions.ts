@@ -11,6 +11,7 @@ import {
   IEnvironmentActions,
   IEnvironmentsModel,
   IOperationsModel,
+  IPackageSource,
   ITrackedOperation
 } from './tokens';
 
@@ -40,12 +41,17 @@ export class EnvironmentActions implements IEnvironmentActions {
     return this._operations.track(op, `${options.relock ? 'Relock and sync' : 'Sync'} ${env.name}`);
   }
 
-  async addPackages(env: IEnvironment, packages: string[]): Promise<ITrackedOperation> {
-    const op = await this._client.addPackages(env.id, packages);
-    return this._operations.track(
-      op,
-      `Add ${packages.map(shortRequirement).join(', ')} to ${env.name}`
-    );
+  async addPackages(
+    env: IEnvironment,
+    packages: string[],
+    source: IPackageSource = {}
+  ): Promise<ITrackedOperation> {
+    const op = await this._client.addPackages(env.id, packages, source);
+    const what = packages.map(shortRequirement);
+    if (source.requirements_file) {
+      what.push(`-r ${basename(source.requirements_file)}`);
+    }
+    return this._operations.track(op, `Add ${what.join(', ')} to ${env.name}`);
   }
 
   async removePackage(

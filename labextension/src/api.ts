@@ -11,7 +11,10 @@ import type {
   IEnvironmentDetails,
   IEnvironmentList,
   IOperation,
+  IFileListing,
+  IIndex,
   IOperationPage,
+  IPackageSource,
   IPython
 } from './tokens';
 
@@ -131,8 +134,12 @@ export class UvKernelsClient {
     return this._operation(`${envPath(id)}/sync`, jsonBody('POST', { relock }));
   }
 
-  addPackages(id: string, packages: string[]): Promise<IOperation> {
-    return this._operation(`${envPath(id)}/packages`, jsonBody('POST', { packages }));
+  /** `source`: a requirements file and/or a named index (issue 12), sent only when set. */
+  addPackages(id: string, packages: string[], source: IPackageSource = {}): Promise<IOperation> {
+    return this._operation(
+      `${envPath(id)}/packages`,
+      jsonBody('POST', { packages, ...sourceFields(source) })
+    );
   }
 
   /** `force` skips the venv check that other installed packages need it. */
@@ -163,10 +170,36 @@ export class UvKernelsClient {
     return this._operation(`operations/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  // -- environment manager (issue 12): sources
+
+  /** One folder inside the roots for the requirements-file picker; null: the roots. */
+  files(path: string | null = null): Promise<IFileListing> {
+    const query = path === null ? '' : `?path=${encodeURIComponent(path)}`;
+    return this.request<IFileListing>(`files${query}`);
+  }
+
+  /** The named indexes of UvKernels.indexes (a project's own are in its details). */
+  async indexes(): Promise<IIndex[]> {
+    const reply = await this.request<{ indexes: IIndex[] }>('indexes');
+    return reply.indexes;
+  }
+
   private async _operation(endpoint: string, init: RequestInit): Promise<IOperation> {
     const reply = await this.request<{ operation: IOperation }>(endpoint, init);
     return reply.operation;
   }
+}
+
+/** The fields of a package source that are set, for a request body. */
+export function sourceFields(source: IPackageSource): IPackageSource {
+  const fields: IPackageSource = {};
+  if (source.requirements_file) {
+    fields.requirements_file = source.requirements_file;
+  }
+  if (source.index) {
+    fields.index = source.index;
+  }
+  return fields;
 }
 
 function envPath(id: string): string {

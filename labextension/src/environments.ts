@@ -12,6 +12,8 @@ import {
   IEnvironment,
   IEnvironmentDetails,
   IEnvironmentsModel,
+  IFileListing,
+  IIndex,
   IOperationsModel,
   IPython,
   ITrackedOperation
@@ -170,6 +172,14 @@ export class EnvironmentsModel implements IEnvironmentsModel {
 
   pythons(): Promise<IPython[]> {
     return this._client.pythons();
+  }
+
+  files(path: string | null): Promise<IFileListing> {
+    return this._client.files(path);
+  }
+
+  indexes(): Promise<IIndex[]> {
+    return this._client.indexes();
   }
 
   settle(env: IEnvironment, options: { kernelsChanged?: boolean; at?: string | null } = {}): void {

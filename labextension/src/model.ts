@@ -18,6 +18,7 @@ import {
   ICreateRequest,
   IEnvironment,
   IEnvironmentDetails,
+  IPackageSource,
   IPython,
   ITrackedOperation,
   IUvKernelsModel,
@@ -169,8 +170,12 @@ export class UvKernelsModel implements IUvKernelsModel {
   sync(env: IEnvironment, options?: { relock?: boolean }): Promise<ITrackedOperation> {
     return this.actions.sync(env, options);
   }
-  addPackages(env: IEnvironment, packages: string[]): Promise<ITrackedOperation> {
-    return this.actions.addPackages(env, packages);
+  addPackages(
+    env: IEnvironment,
+    packages: string[],
+    source?: IPackageSource
+  ): Promise<ITrackedOperation> {
+    return this.actions.addPackages(env, packages, source);
   }
   removePackage(
     env: IEnvironment,

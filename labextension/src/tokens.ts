@@ -28,6 +28,8 @@ export interface IEnvironment {
   interpreter: string | null;
   uv_managed: boolean;
   workspace_members: string[];
+  /** Not writable by this user: no Sync, Add or Remove; copy it instead. Absent: false. */
+  read_only?: boolean;
 }
 
 export interface IPackage {
@@ -50,6 +52,8 @@ export interface IEnvironmentDetails extends IEnvironment {
   packages_error?: string;
   drift: { checked: boolean; in_sync: boolean | null; output: string } | null;
   pip_check: { ok: boolean; output: string } | null;
+  /** Indexes an add may name: UvKernels.indexes and the project's own [[tool.uv.index]]. */
+  indexes?: IIndex[];
 }
 
 export interface IEnvironmentList {
@@ -103,6 +107,43 @@ export interface ICreateRequest {
   kind: EnvironmentKind;
   python: string | null;
   packages: string[];
+  /** A requirements file inside the roots (`uv add -r` / `uv pip install -r`). */
+  requirements_file?: string | null;
+  /** The name of an index of UvKernels.indexes. */
+  index?: string | null;
+}
+
+/** Where an add takes packages from besides its list (issue 12). */
+export interface IPackageSource {
+  /** A requirements file inside the roots. */
+  requirements_file?: string | null;
+  /** The name of an index (UvKernels.indexes, or one the project's pyproject names). */
+  index?: string | null;
+}
+
+/** A named package index (`GET indexes`, and `indexes` of an environment's details). */
+export interface IIndex {
+  name: string;
+  url: string;
+  /** "config": UvKernels.indexes; "pyproject": the project's own [[tool.uv.index]]. */
+  source: 'config' | 'pyproject';
+}
+
+/** One entry of a folder listing (`GET files`). */
+export interface IFileEntry {
+  name: string;
+  /** Absolute path, inside a root. */
+  path: string;
+  kind: 'directory' | 'file';
+}
+
+/** One folder inside the roots (`GET files?path=`); `path` null: the roots themselves. */
+export interface IFileListing {
+  path: string | null;
+  /** Its parent when that is inside the roots, else null. */
+  parent: string | null;
+  entries: IFileEntry[];
+  truncated?: boolean;
 }
 
 /** An operation as the client follows it: the server's record plus the log read so far. */
@@ -168,6 +209,10 @@ export interface IEnvironmentsModel {
   refresh(): Promise<void>;
   details(id: string): Promise<IEnvironmentDetails>;
   pythons(): Promise<IPython[]>;
+  /** One folder inside the roots (null: the roots), for the requirements-file picker. */
+  files(path: string | null): Promise<IFileListing>;
+  /** The named indexes the server is configured with (UvKernels.indexes). */
+  indexes(): Promise<IIndex[]>;
   /**
    * Put a fresh record of one environment into the list (from a finished operation or an
    * unregister); `at` is when it was made (ISO time, default now).
@@ -203,7 +248,12 @@ export interface IEnvironmentActions {
   create(request: ICreateRequest): Promise<ITrackedOperation>;
   /** `uv sync --frozen`, or with `relock` `uv sync` (which may update uv.lock). */
   sync(env: IEnvironment, options?: { relock?: boolean }): Promise<ITrackedOperation>;
-  addPackages(env: IEnvironment, packages: string[]): Promise<ITrackedOperation>;
+  /** `source`: a requirements file and/or a named index to add from. */
+  addPackages(
+    env: IEnvironment,
+    packages: string[],
+    source?: IPackageSource
+  ): Promise<ITrackedOperation>;
   /** `force`: venvs only, remove even when other installed packages require it. */
   removePackage(
     env: IEnvironment,

@@ -156,13 +156,68 @@ export function relativeToServerRoot(path: string, serverRoot: string): string |
 }
 
 /**
- * The field a refused create concerns, from the server's message: the place (name or
- * subfolder), the Python, or the packages; anything else goes to the whole form.
+ * A requirements file typed into a form: a full path, one line, not option-shaped.
+ * Empty is fine (the file is optional). Whether it lies inside the roots is the server's
+ * call (it resolves links). Returns an error, or null when fine.
+ */
+export function validateRequirementsFile(path: string): string | null {
+  const trimmed = path.trim();
+  if (!trimmed) {
+    return null;
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
+    return 'The requirements file path contains a control character.';
+  }
+  if (trimmed.startsWith('-')) {
+    return `"${trimmed}" looks like a command-line option; give the path of a requirements file.`;
+  }
+  if (!trimmed.startsWith('/')) {
+    return 'Give the full path of the requirements file (starting with "/"), or use Browse….';
+  }
+  if (trimmed.endsWith('/')) {
+    return 'That is a folder; choose a requirements file in it (Browse…).';
+  }
+  return null;
+}
+
+/** What a refused request was about, beyond the place and the packages (issue 12). */
+export interface IRefusalContext {
+  /** The requirements file the request named, if any. */
+  requirementsFile?: string;
+  /** The index the request named, if any. */
+  index?: string;
+}
+
+/** Whether a refusal is about the requirements file or the index the request named. */
+export function sourceOfRefusal(
+  message: string,
+  context: IRefusalContext = {}
+): 'requirements' | 'index' | null {
+  const file = context.requirementsFile?.trim();
+  if (file && (/requirements[ _]file/i.test(message) || message.includes(file))) {
+    return 'requirements';
+  }
+  if (context.index && /\bindex\b/i.test(message)) {
+    return 'index';
+  }
+  return null;
+}
+
+/**
+ * The field a refused create concerns, from the server's message: the requirements file
+ * or index it named, the place (name or subfolder), the Python, or the packages; anything
+ * else goes to the whole form.
  */
 export function fieldOfRefusal(
   message: string,
-  subfolder: string
-): 'name' | 'subfolder' | 'python' | 'packages' | 'form' {
+  subfolder: string,
+  context: IRefusalContext = {}
+): 'name' | 'subfolder' | 'python' | 'packages' | 'requirements' | 'index' | 'form' {
+  const source = sourceOfRefusal(message, context);
+  if (source) {
+    return source;
+  }
   if (
     /already exists|not empty|is a file|outside the configured roots|resolves to/i.test(message)
   ) {

@@ -2,15 +2,18 @@ import * as React from 'react';
 
 import { errorMessage } from '../api';
 import { failureSummary } from '../operations';
-import { EnvironmentKind, IPython, ITrackedOperation } from '../tokens';
+import { EnvironmentKind, ICreateRequest, IIndex, IPython, ITrackedOperation } from '../tokens';
 import {
   fieldOfRefusal,
   joinEnvironmentPath,
   parseRequirements,
   validateEnvironmentName,
+  validateRequirementsFile,
   validateSubfolder
 } from '../validate';
 import { InlineError, IPanelHost, IPanelModels, refusal, TextButton, whenFinished } from './common';
+import { IndexSelect } from './IndexSelect';
+import { folderOf, pickRootFile } from './RootFilePicker';
 
 interface IProps {
   models: IPanelModels;
@@ -22,6 +25,8 @@ interface IErrors {
   name?: string;
   subfolder?: string;
   packages?: string;
+  requirements?: string;
+  index?: string;
   root?: string;
   python?: string;
   /** An error that belongs to no one field (e.g. uv failed), shown above the buttons. */
@@ -42,6 +47,10 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
   const [packages, setPackages] = React.useState('');
   const [pythons, setPythons] = React.useState<IPython[] | null>(null);
   const [pythonsError, setPythonsError] = React.useState<string | null>(null);
+  const [requirementsFile, setRequirementsFile] = React.useState('');
+  const [index, setIndex] = React.useState('');
+  /** The configured indexes (GET indexes); the Index field shows only when there are some. */
+  const [indexes, setIndexes] = React.useState<IIndex[]>([]);
   const [errors, setErrors] = React.useState<IErrors>({});
   const [submitting, setSubmitting] = React.useState(false);
   /** The create operation while it runs: the form stays open, with what was typed. */
@@ -57,6 +66,11 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
       .pythons()
       .then(list => !cancelled && setPythons(list))
       .catch(error => !cancelled && setPythonsError(errorMessage(error)));
+    // An older server has no GET indexes: then there is simply no Index field.
+    model
+      .indexes()
+      .then(list => !cancelled && setIndexes(list))
+      .catch(() => undefined);
     return () => {
       cancelled = true;
     };
@@ -85,23 +99,39 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
     if (parsed.errors.length) {
       found.packages = parsed.errors.join(' ');
     }
+    const requirementsError = validateRequirementsFile(requirementsFile);
+    if (requirementsError) {
+      found.requirements = requirementsError;
+    }
     setErrors(found);
     if (Object.keys(found).length) {
       return;
     }
     setSubmitting(true);
+    const request: ICreateRequest = {
+      path: joinEnvironmentPath(root, subfolder, name),
+      kind,
+      python: python || null,
+      packages: parsed.requirements
+    };
+    // Sent only when set, so an older server (without these fields) still creates.
+    if (requirementsFile.trim()) {
+      request.requirements_file = requirementsFile.trim();
+    }
+    if (index) {
+      request.index = index;
+    }
     let tracked: ITrackedOperation;
     try {
-      tracked = await models.actions.create({
-        path: joinEnvironmentPath(root, subfolder, name),
-        kind,
-        python: python || null,
-        packages: parsed.requirements
-      });
+      tracked = await models.actions.create(request);
     } catch (error) {
-      // Refused (exists, outside the roots, no such Python…): said next to its field.
+      // Refused (exists, outside the roots, no such Python, an option line in the
+      // requirements file, an unknown index…): said next to its field.
       const { message } = refusal(error);
-      const where = fieldOfRefusal(message, subfolder);
+      const where = fieldOfRefusal(message, subfolder, {
+        requirementsFile: request.requirements_file ?? undefined,
+        index: request.index ?? undefined
+      });
       setErrors(where === 'form' ? { form: message } : { [where]: message });
       setSubmitting(false);
       return;
@@ -131,6 +161,18 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
       {error && <InlineError id={`${id}-error`} message={error} />}
     </div>
   );
+
+  const browse = async (): Promise<void> => {
+    const chosen = await pickRootFile({
+      list: path => model.files(path),
+      start: requirementsFile.trim() ? folderOf(requirementsFile) : root || null,
+      title: 'Install from a requirements file'
+    });
+    if (chosen) {
+      setRequirementsFile(chosen);
+      setErrors(e => ({ ...e, requirements: undefined }));
+    }
+  };
 
   const preview = name.trim() && root ? joinEnvironmentPath(root, subfolder, name) : null;
 
@@ -275,6 +317,58 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
           }}
         />
       )}
+      {field(
+        'jp-UvKernels-create-requirements',
+        'Requirements file (optional)',
+        errors.requirements,
+        <div className="jp-UvKernels-row">
+          <input
+            id="jp-UvKernels-create-requirements"
+            className="jp-UvKernels-input"
+            type="text"
+            aria-invalid={!!errors.requirements}
+            aria-describedby={
+              errors.requirements ? 'jp-UvKernels-create-requirements-error' : undefined
+            }
+            title={
+              kind === 'project'
+                ? 'uv add -r FILE: its requirements go into pyproject.toml'
+                : 'uv pip install -r FILE'
+            }
+            placeholder="/path/to/requirements.txt"
+            value={requirementsFile}
+            spellCheck={false}
+            onChange={event => {
+              setRequirementsFile(event.target.value);
+              setErrors(e => ({ ...e, requirements: undefined }));
+            }}
+          />
+          <TextButton
+            title="Choose a requirements file inside the roots"
+            disabled={running !== null}
+            onClick={() => void browse()}
+          >
+            Browse…
+          </TextButton>
+        </div>
+      )}
+      {indexes.length > 0 &&
+        field(
+          'jp-UvKernels-create-index',
+          'Index',
+          errors.index,
+          <IndexSelect
+            id="jp-UvKernels-create-index"
+            indexes={indexes}
+            value={index}
+            invalid={!!errors.index}
+            describedBy={errors.index ? 'jp-UvKernels-create-index-error' : undefined}
+            onChange={value => {
+              setIndex(value);
+              setErrors(e => ({ ...e, index: undefined }));
+            }}
+          />
+        )}
       {preview && (
         <div className="jp-UvKernels-muted jp-UvKernels-preview" title={preview}>
           Creates {preview}

@@ -7,7 +7,8 @@ import {
 } from '@jupyterlab/ui-components';
 
 import { failureSummary } from '../operations';
-import { IEnvironment, IEnvironmentDetails, IPackage } from '../tokens';
+import { IEnvironment, IEnvironmentDetails, IIndex, IPackage } from '../tokens';
+import { AddPackagesBox } from './AddPackagesBox';
 import { InlineError, IPanelHost, IPanelModels, refusal, TextButton, whenFinished } from './common';
 
 /** A removal that did not happen, shown under the package it concerns. */
@@ -57,7 +58,8 @@ function panelWording(message: string): string {
 }
 
 /**
- * The installed packages. In a project, its direct dependencies (named in pyproject.toml)
+ * The Add box (typed requirements, a requirements file, an index) and the installed
+ * packages. In a project, its direct dependencies (named in pyproject.toml)
  * come first, tagged by group, and only they can be removed; the rest are folded away.
  * In a venv every package can be removed.
  */
@@ -66,8 +68,15 @@ export function PackageList(props: {
   details: IEnvironmentDetails;
   models: IPanelModels;
   host: IPanelHost;
+  /** Show the Add box above the list (default true). */
+  addBox?: boolean;
+  /** The indexes the Add box offers (default: the details' `indexes`). */
+  indexes?: ReadonlyArray<IIndex>;
 }): JSX.Element {
   const { env, details, models, host } = props;
+  const addBox = props.addBox !== false && (
+    <AddPackagesBox env={env} models={models} indexes={props.indexes ?? details.indexes ?? []} />
+  );
   const [error, setError] = React.useState<IRemoveError | null>(null);
   const [showOthers, setShowOthers] = React.useState(false);
   const busy = models.operations.isBusy(env);
@@ -164,6 +173,7 @@ export function PackageList(props: {
     const packages = [...details.packages].sort(byName);
     return (
       <div className="jp-UvKernels-packages">
+        {addBox}
         <div className="jp-UvKernels-label">Installed packages ({packages.length})</div>
         {packagesError}
         <ul aria-label={`Packages installed in ${env.name}`}>
@@ -180,6 +190,7 @@ export function PackageList(props: {
   const othersId = `jp-UvKernels-others-${env.id}`;
   return (
     <div className="jp-UvKernels-packages">
+      {addBox}
       <div
         className="jp-UvKernels-label"
         title="Named in pyproject.toml; only these can be removed"
