@@ -129,7 +129,7 @@ def test_create_a_venv_from_a_requirements_file_chosen_in_the_picker(
     form.get_by_label("Environment name").fill("from-file")
     form.get_by_label("venv", exact=True).check()
     python = form.get_by_label("Python version")
-    expect(python.locator("option")).not_to_have_count(1)
+    expect(python.locator("option")).not_to_have_count(1, timeout=30_000)
     python.select_option(index=1)
 
     # A relative path is refused before anything is sent.
@@ -229,7 +229,7 @@ def test_the_configured_index_is_offered_and_recorded_in_pyproject(
     form.get_by_label("Environment name").fill("indexed")
     form.get_by_label("uv project", exact=True).check()
     python = form.get_by_label("Python version")
-    expect(python.locator("option")).not_to_have_count(1)
+    expect(python.locator("option")).not_to_have_count(1, timeout=30_000)
     python.select_option(index=1)
     form.get_by_label("Initial packages").fill("iniconfig")
     index = form.get_by_label("Index", exact=True)
