@@ -26,7 +26,16 @@ import pytest
 
 from tests.conftest import make_venv
 
-from .conftest import OPERATION_TIMEOUT_MS, Lab, badge, env_item, panel, running_lab, screenshot
+from .conftest import (
+    OPERATION_TIMEOUT_MS,
+    Lab,
+    badge,
+    env_item,
+    open_lab,
+    panel,
+    running_lab,
+    screenshot,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -67,6 +76,24 @@ def lab(
         root, lab_home, uv_cache_dir, extra_args=[f"--UvKernels.indexes={indexes}"]
     ) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, lab: Lab, artifacts: Path) -> Iterator[Any]:
+    """One JupyterLab page for the module (each load costs seconds); each test leaves no
+    form or dialog open. No uncaught page errors."""
+    page = open_lab(browser, lab, artifacts)
+    yield page
+    errors = page._uv_errors
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture(autouse=True)
+def end_screenshot(page: Any, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    screenshot(page, artifacts, f"end-{request.node.name}")
+    assert not page._uv_errors, f"uncaught errors in the page: {page._uv_errors}"
 
 
 def picker(page: Any) -> Any:
@@ -195,6 +222,8 @@ def test_a_requirements_file_with_an_option_line_is_refused_in_the_form(
     # Nothing was created; the form keeps what was typed.
     assert not (lab.root / "new" / "refused").exists()
     expect(form.get_by_label("Environment name")).to_have_value("refused")
+    form.get_by_role("button", name="Cancel creating an environment").click()
+    expect(form).to_have_count(0)
 
 
 def test_add_from_a_requirements_file_in_the_add_box(page: Any, lab: Lab, artifacts: Path) -> None:
