@@ -96,6 +96,13 @@ def end_screenshot(page: Any, artifacts: Path, request: pytest.FixtureRequest) -
     assert not page._uv_errors, f"uncaught errors in the page: {page._uv_errors}"
 
 
+def expect_location(page: Any, folder: Path) -> None:
+    """The picker shows ``folder`` (between the direction marks that keep a clipped long
+    path readable)."""
+    shown = re.compile("^\u200e?" + re.escape(str(folder)) + "\u200e?$")
+    expect(picker(page).locator(".jp-UvKernels-picker-location")).to_have_text(shown)
+
+
 def picker(page: Any) -> Any:
     return page.locator(".jp-UvKernels-picker-dialog")
 
@@ -169,16 +176,14 @@ def test_create_a_venv_from_a_requirements_file_chosen_in_the_picker(
     # The picker opens at the chosen root and shows folders and requirements files only.
     form.get_by_role("button", name="Browse…").click()
     expect(picker(page)).to_be_visible()
-    expect(picker(page).locator(".jp-UvKernels-picker-location")).to_have_text(str(lab.root))
+    expect_location(page, lab.root)
     expect(entry(page, "reqs/")).to_be_visible()
     entry(page, "reqs/").click()
     entry(page, "more/").click()
     expect(entry(page, "extra.txt")).to_be_visible()
     # ".." goes back up; the keyboard opens a folder (Enter) and selects a file.
     up(page).click()
-    expect(picker(page).locator(".jp-UvKernels-picker-location")).to_have_text(
-        str(lab.root / "reqs")
-    )
+    expect_location(page, lab.root / "reqs")
     entry(page, "pinned/").focus()
     page.keyboard.press("Enter")
     expect(up(page)).to_be_focused()  # an opened folder puts the focus on its first entry
@@ -202,7 +207,7 @@ def test_create_a_venv_from_a_requirements_file_chosen_in_the_picker(
 
 
 def test_a_requirements_file_with_an_option_line_is_refused_in_the_form(
-    page: Any, lab: Lab
+    page: Any, lab: Lab, artifacts: Path
 ) -> None:
     bad = str(lab.root / "reqs" / "bad" / "requirements.txt")
     message = refusal_of(
@@ -222,6 +227,7 @@ def test_a_requirements_file_with_an_option_line_is_refused_in_the_form(
     # Nothing was created; the form keeps what was typed.
     assert not (lab.root / "new" / "refused").exists()
     expect(form.get_by_label("Environment name")).to_have_value("refused")
+    screenshot(page, artifacts, "requirements-file-refused", panel_only=True)
     form.get_by_role("button", name="Cancel creating an environment").click()
     expect(form).to_have_count(0)
 
@@ -230,9 +236,7 @@ def test_add_from_a_requirements_file_in_the_add_box(page: Any, lab: Lab, artifa
     packages = package_list(page, "tools")
     packages.get_by_role("button", name="Add from requirements file…").click()
     # It opens next to the venv, in its folder.
-    expect(picker(page).locator(".jp-UvKernels-picker-location")).to_have_text(
-        str(lab.root / "envs")
-    )
+    expect_location(page, lab.root / "envs")
     up(page).click()
     entry(page, "reqs/").click()
     entry(page, "more/").click()

@@ -182,7 +182,8 @@ export function RootFileBrowser(props: {
   return (
     <div className="jp-UvKernels-picker-body" aria-busy={loading}>
       <div className="jp-UvKernels-picker-location" title={where ?? undefined}>
-        {where === null ? 'The configured roots' : where}
+        {/* Marks keep the path left to right inside the right-aligned, start-clipped box. */}
+        {where === null ? 'The configured roots' : '\u200e' + where + '\u200e'}
       </div>
       {error && (
         <div className="jp-UvKernels-error" role="alert">
