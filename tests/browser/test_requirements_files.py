@@ -31,6 +31,7 @@ from .conftest import (
     Lab,
     badge,
     env_item,
+    label_in_name_violations,
     open_lab,
     panel,
     running_lab,
@@ -193,11 +194,14 @@ def test_create_a_venv_from_a_requirements_file_chosen_in_the_picker(
     page.keyboard.press("Enter")
     expect(requirements).to_have_attribute("aria-pressed", "true")
     expect(picker(page).get_by_role("status")).to_contain_text("Selected: ")
+    # Every control of the picker and of the form is named by what it shows.
+    assert label_in_name_violations(page, ".jp-UvKernels-picker-dialog") == []
     screenshot(page, artifacts, "requirements-picker")
     picker(page).get_by_role("button", name="Choose the selected file").click()
     expect(picker(page)).to_have_count(0)
     chosen = str(lab.root / "reqs" / "pinned" / "requirements.txt")
     expect(field).to_have_value(chosen)
+    assert label_in_name_violations(page) == []
 
     form.get_by_role("button", name="Create the environment").click()
     expect(badge(page, "from-file")).to_have_attribute(
