@@ -5,16 +5,16 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+// issue 12: sources
+import type { IFileListing, IIndex, IPackageSource } from './tokens';
+
 import type {
   ICreateRequest,
   IEnvironment,
   IEnvironmentDetails,
   IEnvironmentList,
   IOperation,
-  IFileListing,
-  IIndex,
   IOperationPage,
-  IPackageSource,
   IPython
 } from './tokens';
 
@@ -170,6 +170,11 @@ export class UvKernelsClient {
     return this._operation(`operations/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  private async _operation(endpoint: string, init: RequestInit): Promise<IOperation> {
+    const reply = await this.request<{ operation: IOperation }>(endpoint, init);
+    return reply.operation;
+  }
+
   // -- environment manager (issue 12): sources
 
   /** One folder inside the roots for the requirements-file picker; null: the roots. */
@@ -182,11 +187,6 @@ export class UvKernelsClient {
   async indexes(): Promise<IIndex[]> {
     const reply = await this.request<{ indexes: IIndex[] }>('indexes');
     return reply.indexes;
-  }
-
-  private async _operation(endpoint: string, init: RequestInit): Promise<IOperation> {
-    const reply = await this.request<{ operation: IOperation }>(endpoint, init);
-    return reply.operation;
   }
 }
 

@@ -28,7 +28,7 @@ export interface IEnvironment {
   interpreter: string | null;
   uv_managed: boolean;
   workspace_members: string[];
-  /** Not writable by this user: no Sync, Add or Remove; copy it instead. Absent: false. */
+  /** The folder is not writable by this user: no Sync, Add, Remove, Upgrade or Delete; Copy. */
   read_only?: boolean;
 }
 

@@ -64,14 +64,14 @@ function panelWording(message: string): string {
  * In a venv every package can be removed.
  */
 export function PackageList(props: {
-  env: IEnvironment;
-  details: IEnvironmentDetails;
-  models: IPanelModels;
-  host: IPanelHost;
   /** Show the Add box above the list (default true). */
   addBox?: boolean;
   /** The indexes the Add box offers (default: the details' `indexes`). */
   indexes?: ReadonlyArray<IIndex>;
+  env: IEnvironment;
+  details: IEnvironmentDetails;
+  models: IPanelModels;
+  host: IPanelHost;
 }): JSX.Element {
   const { env, details, models, host } = props;
   const addBox = props.addBox !== false && (
