@@ -268,10 +268,15 @@ def test_the_configured_index_is_offered_and_recorded_in_pyproject(
     python = form.get_by_label("Python version")
     expect(python.locator("option")).not_to_have_count(1, timeout=30_000)
     python.select_option(index=1)
-    form.get_by_label("Initial packages").fill("iniconfig")
     index = form.get_by_label("Index", exact=True)
     expect(index.locator("option")).to_have_text(["Default index", INDEX_NAME])
     index.select_option(INDEX_NAME)
+    # An index alone installs nothing: said at once, at the Index field.
+    form.get_by_role("button", name="Create the environment").click()
+    expect(form.locator("#jp-UvKernels-create-index-error")).to_contain_text(
+        "give packages or a requirements file"
+    )
+    form.get_by_label("Initial packages").fill("iniconfig")
     screenshot(page, artifacts, "create-form-with-index", panel_only=True)
     form.get_by_role("button", name="Create the environment").click()
     expect(badge(page, "indexed")).to_have_attribute(

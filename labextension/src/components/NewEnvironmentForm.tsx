@@ -103,6 +103,11 @@ export function NewEnvironmentForm(props: IProps): JSX.Element {
     if (requirementsError) {
       found.requirements = requirementsError;
     }
+    if (index && !parsed.requirements.length && !requirementsFile.trim() && !parsed.errors.length) {
+      found.index =
+        'An index says where packages come from: give packages or a requirements file, ' +
+        'or choose "Default index".';
+    }
     setErrors(found);
     if (Object.keys(found).length) {
       return;
