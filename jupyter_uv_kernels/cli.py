@@ -21,6 +21,7 @@ from .cli_environments import (
     RemoveCommand,
     SyncCommand,
 )
+from .cli_packages import OutdatedCommand, TreeCommand, UpgradeCommand
 
 
 class UvKernelApp(JupyterApp):
@@ -36,6 +37,9 @@ class UvKernelApp(JupyterApp):
         "refresh": (RefreshCommand, "Scan the roots and reconcile the kernels."),
         "create": (CreateCommand, "Create a uv project or venv with a kernel."),
         "sync": (SyncCommand, "uv sync --frozen a project (or --check it)."),
+        "upgrade": (UpgradeCommand, "Upgrade packages (uv lock --upgrade-package + sync)."),
+        "outdated": (OutdatedCommand, "Packages with a newer release, and what is allowed."),
+        "tree": (TreeCommand, "What depends on what (uv tree); --invert PKG: why."),
         "doctor": (DoctorCommand, DoctorCommand.description),
         "check": (
             CheckCommand,
