@@ -256,5 +256,7 @@ async def test_given_bad_upgrade_requests_then_4xx_name_the_problem_and_the_fix(
     reply = await api.get("environments", env["id"], "outdated", expect=409)
     assert "uv lock" in reply.body["message"]
     await refused(env["id"], {"packages": []}, 409, "uv.lock")
+    tree = await api.get("environments", env["id"], "tree", expect=409)
+    assert "uv lock" in tree.body["message"]
     bad = await api.get("environments", env["id"], "outdated", params={"refresh": "maybe"})
     assert bad.status == 400
