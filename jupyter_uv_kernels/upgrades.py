@@ -21,10 +21,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from packaging.utils import canonicalize_name
 
@@ -32,7 +32,7 @@ from .catalog import EnvironmentCatalog
 from .dependencies import direct_dependencies, project_name
 from .dependency_tree import parse_tree
 from .environments import Environment, python_version_from_cfg, read_pyvenv_cfg, site_packages_dir
-from .errors import Conflict
+from .errors import Conflict, UvFailed
 from .rollback import project_change, project_file_state, restore_project_files
 from .user_input import parse_package_names
 from .uvrunner import LineCallback, UvRunner
@@ -41,6 +41,9 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 #: ``uv lock --dry-run``'s line for a package whose locked version would change.
 _UPDATE = re.compile(r"^Update (?P<name>\S+) v(?P<old>\S+) -> v(?P<new>\S+)")
@@ -184,24 +187,32 @@ def allowed_upgrades(dry_run_output: str) -> dict[str, str]:
     return out
 
 
-async def outdated_packages(runner: UvRunner, env: Environment) -> list[dict[str, Any]]:
-    """OutdatedPackage records of ``env``: installed, latest, allowed and direct, by name."""
+async def outdated_packages(
+    runner: UvRunner, env: Environment
+) -> tuple[list[dict[str, Any]], str | None]:
+    """OutdatedPackage records of ``env`` (installed, latest, allowed and direct, by name),
+    and for a project why ``allowed`` is unknown when the dry run failed (else None)."""
     if not env.venv or env.status in ("no-environment", "broken"):
         raise Conflict(f"{env.path} has no working environment: {env.problem}")
+    problem = None
+    allowed: dict[str, str] = {}
     if env.kind == "project":
         if not await asyncio.to_thread(os.path.isfile, os.path.join(env.path, "uv.lock")):
             raise _no_lock(env)
-        listed, dry_run = await asyncio.gather(
+        listed, dry_run = await _both(
             runner.pip_list_outdated(env.venv, cwd=env.path),
             runner.lock_upgrade_dry_run(env.path),
         )
-        allowed = allowed_upgrades(f"{dry_run.stdout}\n{dry_run.stderr}")
+        if isinstance(dry_run, UvFailed):
+            problem = f"What pyproject.toml's constraints allow is unknown: {dry_run.message}"
+        else:
+            allowed = allowed_upgrades(f"{dry_run.stdout}\n{dry_run.stderr}")
         direct = set(await asyncio.to_thread(direct_dependencies, env.path))
         own = await asyncio.to_thread(project_name, env.path)
     else:
-        listed, tree = await asyncio.gather(
-            runner.pip_list_outdated(env.venv), runner.pip_tree(env.venv)
-        )
+        listed, tree = await _both(runner.pip_list_outdated(env.venv), runner.pip_tree(env.venv))
+        if isinstance(tree, UvFailed):
+            raise tree
         direct = {canonicalize_name(root["name"]) for root in parse_tree(tree)}
         own = None
     out = []
@@ -219,7 +230,26 @@ async def outdated_packages(runner: UvRunner, env: Environment) -> list[dict[str
                 "direct": name in direct,
             }
         )
-    return sorted(out, key=lambda p: p["name"])
+    return sorted(out, key=lambda p: p["name"]), problem
+
+
+async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U | UvFailed]:
+    """Run two uv commands at once. The first one's failure is raised (and the second is
+    stopped); the second one's is returned, for the caller to weigh."""
+    one = asyncio.ensure_future(first)
+    two = asyncio.ensure_future(second)
+    try:
+        result = await one  # its failure is raised, and two is stopped below
+        try:
+            return result, await two
+        except UvFailed as e:
+            return result, e
+    finally:
+        for task in (one, two):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
 
 def _stamp(env: Environment) -> tuple[int, ...]:
@@ -269,9 +299,9 @@ async def outdated_report(
         and time.monotonic() - cached.at < max_age
     ):
         return {**cached.reply, "cached": True}
-    packages = await outdated_packages(runner, env)
+    packages, problem = await outdated_packages(runner, env)
     checked_at = datetime.now(timezone.utc).isoformat()
-    reply = {"packages": packages, "checked_at": checked_at, "cached": False}
-    if max_age > 0:
+    reply = {"packages": packages, "checked_at": checked_at, "cached": False, "problem": problem}
+    if max_age > 0 and problem is None:
         _CACHE[key] = _Answer(stamp, time.monotonic(), reply)
     return reply

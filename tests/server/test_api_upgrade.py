@@ -163,12 +163,25 @@ async def test_given_an_unreachable_index_when_upgraded_then_files_and_env_are_u
     monkeypatch.setenv("UV_DEFAULT_INDEX", f"http://127.0.0.1:{port}/simple")
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     op = await api.run("POST", "environments", env["id"], "upgrade", body={"packages": ["six"]})
+    outdated = await api.get("environments", env["id"], "outdated", expect=502)
+    assert "127.0.0.1" in outdated.body["message"]  # uv's reason: the index it could not reach
     monkeypatch.delenv("UV_DEFAULT_INDEX")  # the checks below use the real index again
     assert op["state"] == "failed"
     assert "uv lock" in op["message"] and "--upgrade-package=six" in op["message"]
     assert project_files(project) == before
     assert in_sync(project)
     assert installed(project / ".venv")["six"] == "1.15.0"
+
+    # pyproject.toml edited by hand into constraints no release meets: the latest releases
+    # are still shown, and why what the constraints allow is unknown
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"six>=1.15"', '"six>=999"'))
+    for _ in range(2):  # such an answer is not cached
+        reply = (await api.get("environments", env["id"], "outdated", expect=200)).body
+        assert reply["cached"] is False and "six" in reply["problem"]
+        by_name = {p["name"]: p for p in reply["packages"]}
+        assert by_name["six"]["latest"] == built["expect"]["six"]
+        assert all(p["allowed"] is None for p in reply["packages"])
 
 
 async def test_given_a_sync_that_fails_after_the_lock_when_upgraded_then_the_old_lock_is_back(
