@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import Any
 
 from .catalog import EnvironmentCatalog
 from .create_target import check_create_target, make_parent_folders, undo_create
@@ -89,6 +90,13 @@ async def copy_environment(
                     os.path.join(target, ".venv"), python=python, on_line=on_line
                 )
             await catalog.runner.sync_copy(target, on_line=on_line)
+            if on_line is not None and _uv_table(source.path)[1]:
+                on_line(
+                    "info",
+                    "The project's own package is not installed in the copy: its source was "
+                    "not copied (only pyproject.toml and uv.lock). Copy its source folder "
+                    f"from {source.path} into {target} and Sync to install it too.",
+                )
         else:
             assert source.venv is not None
             frozen = await catalog.runner.pip_freeze(source.venv)
@@ -126,11 +134,18 @@ def _copy_project_files(source: str, target: str) -> None:
             shutil.copyfile(path, os.path.join(target, name))
 
 
-def _is_workspace(project: str) -> bool:
+def _uv_table(project: str) -> tuple[dict[str, Any], bool]:
+    """pyproject.toml's ``[tool.uv]``, and whether the project is a package of its own
+    (a build system, unless ``tool.uv.package = false``)."""
     try:
         with open(os.path.join(project, "pyproject.toml"), "rb") as f:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError):
-        return False
+        return {}, False
     uv = data.get("tool", {}).get("uv", {})
-    return isinstance(uv, dict) and "workspace" in uv
+    uv = uv if isinstance(uv, dict) else {}
+    return uv, bool(uv.get("package", "build-system" in data))
+
+
+def _is_workspace(project: str) -> bool:
+    return "workspace" in _uv_table(project)[0]

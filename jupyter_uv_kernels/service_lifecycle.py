@@ -78,7 +78,10 @@ class LifecycleRoutes(ServiceBase):
                 f"A copy takes everything from its source, so {', '.join(given)} cannot be "
                 'given with "from"; send only path and from, then change the copy.'
             )
-        known = self.index.get(body["from"])
+        try:
+            known = self.index.get(body["from"])
+        except EnvironmentNotFound as e:
+            raise InvalidRequest(f'"from" names no listed environment: {e.message}') from None
         source = await self._inspected(os.path.realpath(known.path))
         real = await asyncio.to_thread(self.catalog.confine, body["path"])
         check_copy(source, real)
