@@ -78,7 +78,7 @@ async def copy_environment(
 ) -> Environment:
     """Copy ``source`` to ``target`` (confined by the caller) and sync it; returns the new
     environment's record (its kernel registered unless ``register`` is false)."""
-    check_copy(source, target)
+    await asyncio.to_thread(check_copy, source, target)
     existed = await asyncio.to_thread(check_create_target, target)
     python = source_interpreter(source)
     made_parent = await asyncio.to_thread(make_parent_folders, target)

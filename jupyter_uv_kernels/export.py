@@ -10,6 +10,7 @@ source checkout) are kept as comments, because the colleague has no such checkou
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -57,7 +58,7 @@ def check_format(fmt: object, env: Environment) -> str:
 
 async def export_environment(runner: UvRunner, env: Environment, fmt: object) -> Export:
     """The export of ``env`` in ``fmt`` (requirements.txt or pylock.toml)."""
-    name = check_format(fmt, env)
+    name = await asyncio.to_thread(check_format, fmt, env)
     if env.kind == "project":
         content = await runner.export(env.path, name)
     else:
@@ -87,12 +88,9 @@ def export_folder(env: Environment) -> str:
     return env.path if env.kind == "project" else os.path.dirname(env.path)
 
 
-def save_export(folder: str, export: Export, *, overwrite: bool = False) -> tuple[str, int]:
-    """Write ``export`` as ``folder/<filename>`` atomically; returns (path, bytes).
-
-    Without ``overwrite`` an existing file is a Conflict, checked atomically (the new file
-    is linked into place, which fails if the name exists)."""
-    target = os.path.join(folder, export.filename)
+def check_save(folder: str, filename: str, *, overwrite: bool = False) -> str:
+    """Where a saved export goes, if it may go there (Conflict naming why not)."""
+    target = os.path.join(folder, filename)
     if not overwrite and os.path.lexists(target):
         raise Conflict(
             f"{target} already exists; send overwrite: true to replace it, or download the "
@@ -100,6 +98,15 @@ def save_export(folder: str, export: Export, *, overwrite: bool = False) -> tupl
         )
     if not os.access(folder, os.W_OK):
         raise Conflict(f"{folder} is read-only for you; download the export instead.")
+    return target
+
+
+def save_export(folder: str, export: Export, *, overwrite: bool = False) -> tuple[str, int]:
+    """Write ``export`` as ``folder/<filename>`` atomically; returns (path, bytes).
+
+    Without ``overwrite`` an existing file is a Conflict, checked atomically (the new file
+    is linked into place, which fails if the name exists)."""
+    target = check_save(folder, export.filename, overwrite=overwrite)
     data = export.content.encode("utf-8")
     write_atomically(target, data, overwrite=overwrite)
     return target, len(data)

@@ -13,7 +13,7 @@ from .deletion import delete_environment, plan_delete
 from .disk_usage import measure
 from .environments import Environment
 from .errors import Conflict, EnvironmentNotFound, InvalidRequest, NotAnEnvironment
-from .export import export_environment, export_folder, save_export
+from .export import check_save, export_environment, export_folder, save_export
 from .operation_queue import LineCallback, Operation
 from .service_base import ServiceBase
 
@@ -44,10 +44,11 @@ class LifecycleRoutes(ServiceBase):
         folder = await asyncio.to_thread(
             self.catalog.confine, export_folder(fresh), "export folder"
         )
+        overwrite = bool(body.get("overwrite", False))
+        # Refused before uv runs: the file exists, or the folder is read-only.
+        await asyncio.to_thread(check_save, folder, body["format"], overwrite=overwrite)
         export = await export_environment(self.catalog.runner, fresh, body["format"])
-        path, size = await asyncio.to_thread(
-            save_export, folder, export, overwrite=bool(body.get("overwrite", False))
-        )
+        path, size = await asyncio.to_thread(save_export, folder, export, overwrite=overwrite)
         return {"path": path, "bytes": size}
 
     async def delete(self, env_id: object, force: bool = False) -> Operation:
@@ -84,7 +85,7 @@ class LifecycleRoutes(ServiceBase):
             raise InvalidRequest(f'"from" names no listed environment: {e.message}') from None
         source = await self._inspected(os.path.realpath(known.path))
         real = await asyncio.to_thread(self.catalog.confine, body["path"])
-        check_copy(source, real)
+        await asyncio.to_thread(check_copy, source, real)
         await asyncio.to_thread(check_create_target, real)
         if self.operations.active_for(real):
             raise Conflict(f"An operation on {real} is already queued or running; wait for it.")

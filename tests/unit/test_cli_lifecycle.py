@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,58 @@ def test_given_a_read_only_project_then_it_is_listed_so_cannot_be_deleted_but_ca
     assert (fork / "uv.lock").read_bytes() == lock
     assert freeze(fork / ".venv") == freeze(source / ".venv")
     assert os.access(fork / "pyproject.toml", os.W_OK), "the copy is the user's own"
+
+
+#: Runs the service (no HTTP) on a scan of ``root`` and tries every change on ``path``.
+SERVICE_SCRIPT = """
+import asyncio, json, sys
+from jupyter_uv_kernels.config import UvKernels
+from jupyter_uv_kernels.errors import UvKernelsError
+from jupyter_uv_kernels.service import EnvironmentService
+
+async def main(root, path):
+    service = EnvironmentService(UvKernels(roots=[root], rescan_interval=0.0))
+    service.start()
+    await service.index.wait_for_scan()
+    env = next(e for e in service.index.environments.values() if e.path == path)
+    out = {"read_only": env.read_only}
+    calls = {
+        "sync": lambda: service.sync(env.id, {}),
+        "add": lambda: service.add_packages(env.id, {"packages": ["idna"]}),
+        "remove": lambda: service.remove_package(env.id, "six"),
+        "delete": lambda: service.delete(env.id),
+        "copy": lambda: service.create({"path": root + "/mine/svc-copy", "from": env.id}),
+    }
+    for name, call in calls.items():
+        try:
+            op = await call()
+            out[name] = op.action
+        except UvKernelsError as e:
+            out[name] = [e.status, e.message]
+    await service.stop()
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_given_a_read_only_project_then_the_service_refuses_every_change_but_copy(
+    group: Path,
+) -> None:
+    source = group / "shared"
+    source.chmod(0o555)
+    argv = [sys.executable, "-c", SERVICE_SCRIPT, str(group), str(source)]
+    try:
+        done = subprocess.run(
+            ["unshare", "-U", *argv] if os.geteuid() == 0 else argv,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        source.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["read_only"] is True
+    for change in ("sync", "add", "remove", "delete"):
+        status, message = out[change]
+        assert status == 409 and "read-only" in message and "copy" in message.lower(), change
+    assert out["copy"] == "copy"
