@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         from size_figure import figure_size
 
         venv = os.path.join(trees.kernel_project(log), ".venv")
-        size_runs = 2 if args.quick else args.runs
+        size_runs = args.runs
         section("size", lambda: figure_size(venv, size_runs, args.latency, log))
     if args.only & {"c", "f"}:
         ops = ops_root()
