@@ -21,6 +21,7 @@ from .cli_environments import (
     RemoveCommand,
     SyncCommand,
 )
+from .cli_lifecycle import CopyCommand, DeleteCommand, ExportCommand, SizeCommand
 from .cli_packages import OutdatedCommand, TreeCommand, UpgradeCommand
 
 
@@ -34,6 +35,10 @@ class UvKernelApp(JupyterApp):
         "list": (ListCommand, ListCommand.description.splitlines()[0]),
         "install": (InstallCommand, "Register a kernel for a project or venv."),
         "remove": (RemoveCommand, RemoveCommand.description.splitlines()[0]),
+        "size": (SizeCommand, "Disk use of an environment (at least N when slow)."),
+        "delete": (DeleteCommand, "Delete a venv, or a project's .venv only."),
+        "copy": (CopyCommand, "Copy an environment into a new folder, with a kernel."),
+        "export": (ExportCommand, "Export as requirements.txt or pylock.toml."),
         "refresh": (RefreshCommand, "Scan the roots and reconcile the kernels."),
         "create": (CreateCommand, "Create a uv project or venv with a kernel."),
         "sync": (SyncCommand, "uv sync --frozen a project (or --check it)."),

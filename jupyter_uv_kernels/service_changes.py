@@ -61,6 +61,7 @@ class ChangeRoutes(ServiceBase):
                 f"{env.path} is a venv without a lock file; there is nothing to sync. Use "
                 "package add/remove (uv pip) instead."
             )
+        self._writable(env, "synced")
 
         async def work(op: Operation, on_line: LineCallback) -> str:
             await self.catalog.sync(await self._fresh(real), relock=relock, on_line=on_line)
@@ -73,6 +74,7 @@ class ChangeRoutes(ServiceBase):
         if not packages:
             raise InvalidRequest("packages is empty; name at least one requirement.")
         env, real = await self._confined_env(env_id)
+        self._writable(env, "changed (add)")
 
         async def work(op: Operation, on_line: LineCallback) -> str:
             await self.catalog.add_packages(await self._fresh(real), packages, on_line=on_line)
@@ -85,6 +87,7 @@ class ChangeRoutes(ServiceBase):
         if not names:
             raise InvalidRequest("Give the name of the package to remove.")
         env, real = await self._confined_env(env_id)
+        self._writable(env, "changed (remove)")
         if canonicalize_name(names[0]) == "ipykernel" and env.kernel:
             raise Conflict(
                 f"Removing ipykernel would break the kernel {env.kernel}; unregister the kernel "
@@ -112,6 +115,8 @@ class ChangeRoutes(ServiceBase):
         if display_name is not None and any(ord(c) < 32 for c in display_name):
             raise InvalidRequest("display_name must be one line, without control characters.")
         env, real = await self._confined_env(env_id)
+        if add_ipykernel and not env.has_ipykernel:
+            self._writable(env, "given ipykernel")
         if name is not None:
             await asyncio.to_thread(self._check_kernel_name_free, name, real)
         fresh = await self._fresh(real)

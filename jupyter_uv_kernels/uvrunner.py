@@ -263,6 +263,36 @@ class UvRunner:
     async def pip_check(self, venv: str) -> UvResult:
         return await self.run(["pip", "check", "--python", _python(venv)], check=False, timeout=120)
 
+    async def export(self, project: str, fmt: str) -> str:
+        """``uv export --frozen --format F``: the lock as requirements.txt or pylock.toml.
+
+        Hashes are kept (``uv pip install -r`` then checks every download). The project's
+        own package is left out (``--no-emit-project``): it is the folder itself, which a
+        colleague installing the export does not have; its dependencies are all there."""
+        args = ["export", "--frozen", "--no-emit-project", "--format", fmt, "--project", project]
+        result = await self.run(args, timeout=120)
+        return result.stdout
+
+    async def pip_freeze(self, venv: str) -> str:
+        """``uv pip freeze``: the installed packages of a venv, pinned."""
+        result = await self.run(["pip", "freeze", "--python", _python(venv)], timeout=120)
+        return result.stdout
+
+    async def pip_install_requirements(
+        self, venv: str, requirements_file: str, *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv pip install -r FILE`` into a venv."""
+        args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        return await self.run([*args, "-r", requirements_file], on_line=on_line)
+
+    async def sync_copy(self, project: str, *, on_line: LineCallback | None = None) -> UvResult:
+        """``uv sync --frozen --no-install-project``: a copied project's lock, installed.
+
+        The copy has pyproject.toml and uv.lock but not the source of the project's own
+        package (if it has one), so that package is not installed."""
+        args = ["sync", "--frozen", "--no-install-project", "--project", project]
+        return await self.run([*args, *self._compile()], on_line=on_line)
+
     async def python_list(self) -> list[dict[str, Any]]:
         result = await self.run(
             ["python", "list", "--only-installed", "--output-format", "json"], timeout=120
