@@ -107,7 +107,7 @@ async def test_given_a_requirements_file_when_a_project_and_a_venv_are_created_t
     assert have["six"] == "1.15.0" and "iniconfig" in have and "ipykernel" in have
 
 
-async def test_given_a_project_when_add_r_fails_then_it_is_unchanged_and_a_good_one_records_the_index(
+async def test_given_a_project_when_add_r_fails_it_is_unchanged_and_a_good_one_records_its_index(
     api: Api, trees: dict[str, Path]
 ) -> None:
     project = trees["root"] / "proj"
@@ -149,7 +149,8 @@ async def test_given_a_venv_when_added_from_a_named_index_then_uv_installs_from_
     listed = trees["shared"] / "local.txt"
     listed.write_text("onlylocal==1.0\n")
     # Without the index the package cannot be found: it exists only on the local index.
-    op = await api.run("POST", "environments", env["id"], "packages", body={"packages": ["onlylocal"]})
+    body = {"packages": ["onlylocal"]}
+    op = await api.run("POST", "environments", env["id"], "packages", body=body)
     assert op["state"] == "failed"
     op = await api.run(
         "POST", "environments", env["id"], "packages",
@@ -242,9 +243,8 @@ async def test_given_the_picker_when_it_browses_then_it_sees_dirs_and_requiremen
     reply = await api.get("files", params={"path": str(trees["outside"])}, expect=403)
     assert "outside the configured roots" in reply.body["message"]
     await api.get("files", params={"path": "link"}, expect=403)
-    assert "does not exist" in (
-        await api.get("files", params={"path": "nope"}, expect=404)
-    ).body["message"]
+    missing = await api.get("files", params={"path": "nope"}, expect=404)
+    assert "does not exist" in missing.body["message"]
     await api.get("files", params={"path": "picker/requirements.txt"}, expect=400)
 
     many = root / "many"
