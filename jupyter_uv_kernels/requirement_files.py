@@ -262,14 +262,14 @@ def list_directory(
                 if entry.name.startswith("."):
                     continue
                 try:
-                    if entry.is_dir():
-                        if entry.name in SKIPPED_DIRECTORIES:
-                            continue
-                        if entry.is_symlink() and not inside(os.path.realpath(entry.path)):
-                            continue
-                        dirs.append(entry.name)
-                    elif file_kind(entry.name) and entry.is_file():
-                        files.append(entry.name)
+                    is_dir = entry.is_dir()
+                    if (is_dir and entry.name in SKIPPED_DIRECTORIES) or not (
+                        is_dir or (file_kind(entry.name) and entry.is_file())
+                    ):
+                        continue
+                    if entry.is_symlink() and not inside(os.path.realpath(entry.path)):
+                        continue  # picking it would be refused: do not offer it
+                    (dirs if is_dir else files).append(entry.name)
                 except OSError:
                     continue  # vanished or unreadable: not something to pick
     except PermissionError:

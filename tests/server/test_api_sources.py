@@ -44,9 +44,17 @@ def trees(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> dict[
     outside.mkdir()
     (outside / "requirements.txt").write_text("six\n")
     (root / "link").symlink_to(outside)  # inside by name, outside once resolved
+    (root / "linked.txt").symlink_to(outside / "requirements.txt")
     shared = root / "shared"
     shared.mkdir()
-    (shared / "requirements.txt").write_text("# a colleague's list\nsix==1.15.0\niniconfig\n")
+    # A colleague's file with the lines the policy lets through (uv honours them).
+    (shared / "requirements.txt").write_text(
+        "# a colleague's list\n"
+        "--only-binary :all:\n"
+        "six==1.15.0 \\\n"
+        "    --hash=sha256:8b74bedcbbbaca38ff6d7491d76f2b06b3592611af620f8426e82dddb04a5ced\n"
+        "iniconfig  # for the tests\n"
+    )
     return {"root": root, "outside": outside, "shared": shared}
 
 
@@ -184,6 +192,7 @@ async def test_given_bad_sources_when_requested_then_4xx_names_the_problem(
         {"requirements_file": str(trees["outside"] / "requirements.txt")}, 403
     )
     assert "outside" in await add({"requirements_file": "link/requirements.txt"}, 403)
+    assert "outside" in await add({"requirements_file": "linked.txt"}, 403)
     assert "does not exist" in await add({"requirements_file": "shared/missing.txt"}, 400)
     message = await add({"requirements_file": "shared/evil.txt"}, 400)
     assert "line 2" in message and "--index-url https://evil.example/simple" in message
@@ -236,7 +245,8 @@ async def test_given_the_picker_when_it_browses_then_it_sees_dirs_and_requiremen
     at_root = (await api.get("files", params={"path": "."}, expect=200)).body
     names = {e["name"] for e in at_root["entries"]}
     assert at_root["parent"] is None and {"picker", "shared", "proj"} <= names
-    assert ".venv" not in names and "link" not in names  # the symlink leads outside
+    # hidden, and symlinks that lead outside, are not offered
+    assert ".venv" not in names and "link" not in names and "linked.txt" not in names
     proj = (await api.get("files", params={"path": "proj"}, expect=200)).body
     assert ".venv" not in {e["name"] for e in proj["entries"]}
 
