@@ -199,6 +199,22 @@ async def test_given_bad_sources_when_requested_then_4xx_names_the_problem(
     assert "line 1" in await add({"requirements_file": "shared/nested.txt"}, 400)
     assert "./some/dir" in await add({"requirements_file": "shared/notpep.txt"}, 400)
     assert "uv add -r" in await add({"requirements_file": "shared/pylock.toml"}, 400)
+    refused = {
+        "token.txt": ("pkg @ https://host.example/${TOKEN}/pkg.whl\n", "environment variable"),
+        "editable.txt": ("-e ./src\n", "editable"),
+        "settings.txt": ("six --config-settings=x=y\n", "only --hash may follow"),
+        "big.txt": ("six\n" * 300_000, "limited to 1000000 bytes"),
+    }
+    for name, (text, expected) in refused.items():
+        (shared / name).write_text(text)
+        assert expected in await add({"requirements_file": f"shared/{name}"}, 400), name
+    # a venv may take a pylock.toml, but not one that installs from outside the roots
+    (shared / "pylock.out.toml").write_text(
+        'lock-version = "1.0"\n[[packages]]\nname = "theirs"\n'
+        f'directory = {{ path = "{trees["outside"]}" }}\n'
+    )
+    message = await add({"requirements_file": "shared/pylock.out.toml"}, 400, venv["id"])
+    assert "theirs" in message and "outside the roots" in message
     assert "not a requirements file" in await add({"requirements_file": "shared"}, 400)
     assert "requirements_file" in await add({}, 400)
     assert "requirements_file" in await add({"packages": []}, 400)
