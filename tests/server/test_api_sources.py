@@ -100,6 +100,7 @@ async def test_given_a_requirements_file_when_a_project_and_a_venv_are_created_t
         {"path": "made/proj", "requirements_file": "shared/requirements.txt"},
         {"path": "made/venv", "kind": "venv",
          "requirements_file": str(trees["shared"] / "requirements.txt")},
+        {"path": "made/gpu", "packages": ["six"], "index": "pypi-mirror"},
     ]  # fmt: skip
     started = [(await api.post("environments", body=b, expect=202)).body for b in requests]
     ops = await asyncio.gather(*(api.wait_op(s["operation"]["id"]) for s in started))
@@ -113,6 +114,10 @@ async def test_given_a_requirements_file_when_a_project_and_a_venv_are_created_t
     assert installed(project / ".venv")["six"] == "1.15.0" and in_sync(project)
     have = installed(venv)
     assert have["six"] == "1.15.0" and "iniconfig" in have and "ipykernel" in have
+    # with an index, ipykernel is added on its own: only the named packages are pinned to it
+    gpu = pyproject(trees["root"] / "made/gpu")
+    assert gpu["tool"]["uv"]["sources"] == {"six": {"index": "pypi-mirror"}}
+    assert any(d.startswith("ipykernel") for d in gpu["project"]["dependencies"])
 
 
 async def test_given_a_project_when_add_r_fails_it_is_unchanged_and_a_good_one_records_its_index(
@@ -229,6 +234,9 @@ async def test_given_bad_sources_when_requested_then_4xx_names_the_problem(
     assert "line 2" in reply.body["message"]
     reply = await api.post("environments", body={"path": "made/y", "index": "nope"}, expect=400)
     assert "Unknown index" in reply.body["message"]
+    body = {"path": "made/y", "index": "pypi-mirror"}
+    reply = await api.post("environments", body=body, expect=400)
+    assert "give packages or a file" in reply.body["message"]
     assert not (trees["root"] / "made/x").exists() and not (trees["root"] / "made/y").exists()
     assert project_files(trees["root"] / "proj") == before
     assert (await api.get("operations", expect=200)).body["operations"] == ops_before
