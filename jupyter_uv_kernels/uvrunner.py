@@ -109,11 +109,20 @@ class UvRunner:
         requirements: Iterable[str],
         *,
         dev: bool = False,
+        requirements_file: str | None = None,
+        index: tuple[str, str] | None = None,
         on_line: LineCallback | None = None,
     ) -> UvResult:
+        """``uv add``; with ``requirements_file``, ``-r FILE`` too; with ``index`` (name,
+        URL), ``--index NAME=URL``: uv records it in ``[[tool.uv.index]]`` and pins every
+        package of this add to it in ``[tool.uv.sources]``."""
         args = ["add", "--project", project, *self._compile()]
         if dev:
             args.append("--dev")
+        if index is not None:
+            args.append(f"--index={index[0]}={index[1]}")
+        if requirements_file is not None:
+            args.append(f"--requirements={requirements_file}")
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def remove(
@@ -231,9 +240,23 @@ class UvRunner:
         return await self.run([*args, "--", path], on_line=on_line)
 
     async def pip_install(
-        self, venv: str, requirements: Iterable[str], *, on_line: LineCallback | None = None
+        self,
+        venv: str,
+        requirements: Iterable[str],
+        *,
+        requirements_file: str | None = None,
+        index_url: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> UvResult:
+        """``uv pip install``; ``-r FILE`` with ``requirements_file``. ``index_url`` is
+        ``--index URL``: searched before PyPI, which stays the default index, so a package
+        the extra index has comes from it (uv's first-index strategy, the safe one; torch from
+        PyTorch's index) and every other package from PyPI."""
         args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        if index_url is not None:
+            args.append(f"--index={index_url}")
+        if requirements_file is not None:
+            args.append(f"--requirements={requirements_file}")
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def pip_uninstall(
