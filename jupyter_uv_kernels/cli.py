@@ -12,6 +12,7 @@ from collections.abc import Generator
 from jupyter_core.application import JupyterApp
 
 from ._version import __version__
+from .cli_add import AddCommand
 from .cli_checks import CheckCommand, DoctorCommand
 from .cli_environments import (
     CreateCommand,
@@ -22,6 +23,7 @@ from .cli_environments import (
     SyncCommand,
 )
 from .cli_lifecycle import CopyCommand, DeleteCommand, ExportCommand, SizeCommand
+from .cli_packages import OutdatedCommand, TreeCommand, UpgradeCommand
 
 
 class UvKernelApp(JupyterApp):
@@ -40,7 +42,11 @@ class UvKernelApp(JupyterApp):
         "export": (ExportCommand, "Export as requirements.txt or pylock.toml."),
         "refresh": (RefreshCommand, "Scan the roots and reconcile the kernels."),
         "create": (CreateCommand, "Create a uv project or venv with a kernel."),
+        "add": (AddCommand, "Add packages (or -r FILE) to a project or venv."),
         "sync": (SyncCommand, "uv sync --frozen a project (or --check it)."),
+        "upgrade": (UpgradeCommand, "Upgrade packages (uv lock --upgrade-package + sync)."),
+        "outdated": (OutdatedCommand, "Packages with a newer release, and what is allowed."),
+        "tree": (TreeCommand, "What depends on what (uv tree); --invert PKG: why."),
         "doctor": (DoctorCommand, DoctorCommand.description),
         "check": (
             CheckCommand,
