@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .catalog import EnvironmentCatalog
@@ -52,6 +53,8 @@ class ServiceBase:
         self._periodic: asyncio.Task[None] | None = None
         self._started = False
         self._uv_version: str | None = None
+        #: Names of the kernels running in the server (app.py sets it): delete asks first.
+        self.running_kernel_names: Callable[[], set[str]] = set
 
     # -- lifecycle ---------------------------------------------------------------------------
 

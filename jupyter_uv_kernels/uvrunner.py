@@ -109,11 +109,20 @@ class UvRunner:
         requirements: Iterable[str],
         *,
         dev: bool = False,
+        requirements_file: str | None = None,
+        index: tuple[str, str] | None = None,
         on_line: LineCallback | None = None,
     ) -> UvResult:
+        """``uv add``; with ``requirements_file``, ``-r FILE`` too; with ``index`` (name,
+        URL), ``--index NAME=URL``: uv records it in ``[[tool.uv.index]]`` and pins every
+        package of this add to it in ``[tool.uv.sources]``."""
         args = ["add", "--project", project, *self._compile()]
         if dev:
             args.append("--dev")
+        if index is not None:
+            args.append(f"--index={index[0]}={index[1]}")
+        if requirements_file is not None:
+            args.append(f"--requirements={requirements_file}")
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def remove(
@@ -231,9 +240,23 @@ class UvRunner:
         return await self.run([*args, "--", path], on_line=on_line)
 
     async def pip_install(
-        self, venv: str, requirements: Iterable[str], *, on_line: LineCallback | None = None
+        self,
+        venv: str,
+        requirements: Iterable[str],
+        *,
+        requirements_file: str | None = None,
+        index_url: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> UvResult:
+        """``uv pip install``; ``-r FILE`` with ``requirements_file``. ``index_url`` is
+        ``--index URL``: searched before PyPI, which stays the default index, so a package
+        the extra index has comes from it (uv's first-index strategy, the safe one; torch from
+        PyTorch's index) and every other package from PyPI."""
         args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        if index_url is not None:
+            args.append(f"--index={index_url}")
+        if requirements_file is not None:
+            args.append(f"--requirements={requirements_file}")
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def pip_uninstall(
@@ -262,6 +285,36 @@ class UvRunner:
 
     async def pip_check(self, venv: str) -> UvResult:
         return await self.run(["pip", "check", "--python", _python(venv)], check=False, timeout=120)
+
+    async def export(self, project: str, fmt: str) -> str:
+        """``uv export --frozen --format F``: the lock as requirements.txt or pylock.toml.
+
+        Hashes are kept (``uv pip install -r`` then checks every download). The project's
+        own package is left out (``--no-emit-project``): it is the folder itself, which a
+        colleague installing the export does not have; its dependencies are all there."""
+        args = ["export", "--frozen", "--no-emit-project", "--format", fmt, "--project", project]
+        result = await self.run(args, timeout=120)
+        return result.stdout
+
+    async def pip_freeze(self, venv: str) -> str:
+        """``uv pip freeze``: the installed packages of a venv, pinned."""
+        result = await self.run(["pip", "freeze", "--python", _python(venv)], timeout=120)
+        return result.stdout
+
+    async def pip_install_requirements(
+        self, venv: str, requirements_file: str, *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv pip install -r FILE`` into a venv."""
+        args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        return await self.run([*args, "-r", requirements_file], on_line=on_line)
+
+    async def sync_copy(self, project: str, *, on_line: LineCallback | None = None) -> UvResult:
+        """``uv sync --frozen --no-install-project``: a copied project's lock, installed.
+
+        The copy has pyproject.toml and uv.lock but not the source of the project's own
+        package (if it has one), so that package is not installed."""
+        args = ["sync", "--frozen", "--no-install-project", "--project", project]
+        return await self.run([*args, *self._compile()], on_line=on_line)
 
     async def python_list(self) -> list[dict[str, Any]]:
         result = await self.run(
