@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.conftest import PYTHON, REPO, make_project, make_venv, uv
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, Lab, expand, open_lab, start_lab, stop_lab
+from .conftest import CHROMIUM, CHROMIUM_ARGS, Lab, open_view, open_lab, start_lab, stop_lab
 from .test_panel import make_slow_package
 
 
@@ -42,7 +42,7 @@ def unregister(lab: Lab, name: str) -> None:
 
 def take(page: Any, lab: Lab, slow: Path, out: Path) -> None:
     # A colleague's clone, synced from the panel: a finished operation.
-    clone = expand(page, "colleague-project")
+    clone = open_view(page, "colleague-project")
     clone.get_by_role("button", name="Sync colleague-project").click()
     done = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Sync colleague")
     done.wait_for()
@@ -54,7 +54,7 @@ def take(page: Any, lab: Lab, slow: Path, out: Path) -> None:
     clone.locator(".jp-UvKernels-env-header").click()  # fold it again
 
     # A slow install into the venv: a running operation with its live log.
-    venv = expand(page, "scratch-venv")
+    venv = open_view(page, "scratch-venv")
     venv.get_by_label("Add packages to scratch-venv").fill(f"slowpkg @ {slow.as_uri()}")
     venv.get_by_role("button", name="Add the packages to scratch-venv").click()
     running = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Add slowpkg")
@@ -62,7 +62,7 @@ def take(page: Any, lab: Lab, slow: Path, out: Path) -> None:
     venv.locator(".jp-UvKernels-env-header").click()
 
     # The project, opened: direct dependencies by group, the rest folded away.
-    item = expand(page, "weather-model")
+    item = open_view(page, "weather-model")
     item.locator('.jp-UvKernels-package[data-package="pytest"]').wait_for()
     page.locator(".Toastify__toast").first.wait_for()
     page.wait_for_timeout(1000)  # the sections are refitted on the next frames

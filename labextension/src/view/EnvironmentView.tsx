@@ -213,7 +213,7 @@ export function EnvironmentView(props: IViewProps): JSX.Element {
       )}
       <TextButton
         className="jp-UvKernels-why"
-        aria-label={`Why is ${pkg.name} installed?`}
+        aria-label={`Why? (what requires ${pkg.name})`}
         title={`Show what requires ${pkg.name}`}
         onClick={() => showWhy(pkg.name)}
       >

@@ -52,7 +52,7 @@ export function OutdatedSection(props: {
       <div className="jp-UvKernels-row">
         <TextButton
           accept={!reply}
-          aria-label={`Check ${env.name} for updates`}
+          aria-label={`${reply ? 'Check again' : 'Check for updates'} (${env.name})`}
           title="Ask the index for newer releases (uv pip list --outdated; for projects also what the constraints allow)"
           disabled={loading}
           onClick={() => void check(reply !== null)}

@@ -77,7 +77,7 @@ function TreeNodeRow(props: {
         {onWhy && (
           <TextButton
             className="jp-UvKernels-why"
-            aria-label={`Why is ${node.name} installed?`}
+            aria-label={`Why? (what requires ${node.name})`}
             title={`Show what requires ${node.name}`}
             onClick={() => onWhy(node.name)}
           >
