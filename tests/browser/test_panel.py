@@ -25,12 +25,11 @@ from .conftest import (
     badge,
     env_item,
     env_view,
-    open_view,
     open_lab,
+    open_view,
     panel,
     running_lab,
     screenshot,
-    show_panel,
 )
 
 pytestmark = pytest.mark.timeout(240)

@@ -25,8 +25,8 @@ from tests.conftest import make_project, make_venv, uv
 from .conftest import (
     Lab,
     env_item,
-    open_view,
     open_lab,
+    open_view,
     running_lab,
     screenshot,
     show_panel,
