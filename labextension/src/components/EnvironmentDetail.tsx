@@ -15,6 +15,7 @@ import {
   useSignals,
   whenFinished
 } from './common';
+import { limitPackages, PACKAGE_PAGE } from '../view/format';
 import { Checks } from './Checks';
 import { PackageList } from './PackageList';
 
@@ -78,6 +79,8 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   const [packagesText, setPackagesText] = React.useState('');
   const [inputError, setInputError] = React.useState<IShownError | null>(null);
   const [actionError, setActionError] = React.useState<IShownError | null>(null);
+  const [packageFilter, setPackageFilter] = React.useState('');
+  const [packageLimit, setPackageLimit] = React.useState(PACKAGE_PAGE);
   // "New notebook in project" appears once the uv-project kernelspec is known.
   useSignals(host.kernelspecsChanged, operations.changed);
 
@@ -157,6 +160,41 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
     } catch (error) {
       setActionError({ message: refusal(error).message });
     }
+  };
+
+  // A long list (hundreds of packages) renders a page at a time, with a filter.
+  const paged = (d: IEnvironmentDetails): ReturnType<typeof limitPackages<IPackage>> =>
+    limitPackages(d.packages, packageFilter, packageLimit);
+  const pagedDetails = (d: IEnvironmentDetails): IEnvironmentDetails =>
+    d.packages.length > PACKAGE_PAGE ? { ...d, packages: paged(d).shown } : d;
+  const pagingControls = (d: IEnvironmentDetails): JSX.Element => {
+    const { matching, hidden } = paged(d);
+    return (
+      <div className="jp-UvKernels-row jp-UvKernels-paging">
+        <input
+          type="search"
+          className="jp-UvKernels-input"
+          placeholder={`Filter ${d.packages.length} packages`}
+          aria-label={`Filter the packages of ${env.name}`}
+          value={packageFilter}
+          onChange={event => {
+            setPackageFilter(event.target.value);
+            setPackageLimit(PACKAGE_PAGE);
+          }}
+        />
+        <span className="jp-UvKernels-muted jp-UvKernels-paging-count">
+          {hidden > 0 ? `${matching - hidden} of ${matching} shown` : `${matching} shown`}
+        </span>
+        {hidden > 0 && (
+          <TextButton
+            aria-label={`Show ${Math.min(hidden, PACKAGE_PAGE)} more packages`}
+            onClick={() => setPackageLimit(limit => limit + PACKAGE_PAGE)}
+          >
+            Show {Math.min(hidden, PACKAGE_PAGE)} more
+          </TextButton>
+        )}
+      </div>
+    );
   };
 
   const fileBrowserPath = host.fileBrowserPath(env);
@@ -352,10 +390,11 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         </div>
       )}
       {loading && !details && <div className="jp-UvKernels-muted">Checking the environment…</div>}
+      {details && details.packages.length > PACKAGE_PAGE && pagingControls(details)}
       {details && (
         <PackageList
           env={env}
-          details={details}
+          details={pagedDetails(details)}
           models={models}
           host={host}
           rowActions={props.packageActions}

@@ -29,3 +29,28 @@ export function copyTarget(path: string, name: string, root: string | null): str
   const base = root ?? path.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
   return `${base.replace(/\/+$/, '')}/${name}-copy`;
 }
+
+/** How many package rows a list shows before it asks for a filter or "Show more". */
+export const PACKAGE_PAGE = 100;
+
+/**
+ * The packages a list renders: those whose name contains `filter`, every direct
+ * dependency among them, and the others up to `limit` (by name). Keeps a 500-package
+ * environment's list fast to render; `hidden` says how many were left out.
+ */
+export function limitPackages<T extends { name: string; direct?: boolean }>(
+  packages: ReadonlyArray<T>,
+  filter: string,
+  limit: number
+): { shown: T[]; matching: number; hidden: number } {
+  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  const matching = packages.filter(p => words.every(w => p.name.toLowerCase().includes(w)));
+  const direct = matching.filter(p => p.direct);
+  const others = matching.filter(p => !p.direct).sort((a, b) => a.name.localeCompare(b.name));
+  const kept = others.slice(0, Math.max(0, limit));
+  return {
+    shown: [...direct, ...kept],
+    matching: matching.length,
+    hidden: others.length - kept.length
+  };
+}
