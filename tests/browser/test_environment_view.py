@@ -219,8 +219,11 @@ def test_copy_a_project_into_a_new_folder(page: Any, lab: Lab, artifacts: Path) 
     )
     expect(env_item(page, "template-copy")).to_be_visible()
     assert (target / "uv.lock").read_bytes() == (source / "uv.lock").read_bytes()
-    record = lab.environments()["template-copy"]
-    assert record["path"] == str(target) and record["status"] == "ready"
+    records = lab.environments()
+    record = records["template-copy"]
+    # Synced: as usable as the source (neither has ipykernel, so neither has a kernel yet).
+    assert record["path"] == str(target) and record["venv"]
+    assert record["status"] == records["template"]["status"] == "needs-ipykernel"
     expect(package_row(copied, "six")).to_be_visible()
 
 
