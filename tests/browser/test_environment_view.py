@@ -60,7 +60,7 @@ def lab(
     root = Path(os.path.realpath(tmp_path_factory.mktemp("view")))
     make_pinned_project(root / "pinned")
     make_project(root / "template", "six")
-    make_venv(root / "envs" / "scratch", "six")
+    make_venv(root / "envs" / "scratch", "ipykernel")
     make_venv(root / "envs" / "many", "six")
     with running_lab(root, lab_home, uv_cache_dir) as server:
         yield server
@@ -141,6 +141,21 @@ def test_the_view_shows_what_the_server_answers_and_comes_back_after_a_reload(
     expect(why.locator('[data-package="pinned"]')).to_be_visible()
     screenshot(page, artifacts, "view-overview")
 
+    # Export: a download of the server's text, or a file saved into the project.
+    tab = view_widget(page, env_id)
+    exported = lab.api(f"uv-kernels/environments/{env_id}/export?format=requirements.txt")
+    assert "six==1.15.0" in exported["content"]
+    tab.get_by_role("button", name="Export").click()
+    with page.expect_download() as downloaded:
+        page.get_by_role("menuitem", name="Download requirements.txt").click()
+    assert downloaded.value.suggested_filename == exported["filename"]
+    assert Path(downloaded.value.path()).read_text() == exported["content"]
+    tab.get_by_role("button", name="Export").click()
+    page.get_by_role("menuitem", name="Save requirements.txt into the folder").click()
+    expect(page.locator(".Toastify__toast", has_text="Saved ")).to_be_visible()
+    saved = lab.root / "pinned" / exported["filename"]
+    assert saved.read_text() == exported["content"]
+
     # A reload brings the tab back (the layout restorer), filled in again.
     page.wait_for_timeout(1500)  # the workspace is saved with a short debounce
     page.goto(f"{lab.url}lab")
@@ -182,7 +197,10 @@ def test_upgrade_one_package_within_the_constraints(page: Any, lab: Lab, artifac
 
 def test_delete_a_venv_asks_first_then_removes_it(page: Any, lab: Lab, artifacts: Path) -> None:
     venv = lab.root / "envs" / "scratch"
-    env_id = lab.environments()["scratch"]["id"]
+    record = lab.environments()["scratch"]
+    env_id = record["id"]
+    # A kernel of the venv runs: Delete asks a second time.
+    kernel = lab.api("api/kernels", "POST", {"name": record["kernel"]})
     open_view(page, "scratch")
     tab = view_widget(page, env_id)
     tab.get_by_role("button", name="Delete…").click()
@@ -194,7 +212,14 @@ def test_delete_a_venv_asks_first_then_removes_it(page: Any, lab: Lab, artifacts
 
     tab.get_by_role("button", name="Delete…").click()
     page.locator(".jp-Dialog").get_by_role("button", name="Delete", exact=True).click()
+    second = page.locator(".jp-Dialog", has_text="A kernel of scratch is running")
+    expect(second).to_contain_text(f"The kernel {record['kernel']} of {venv} is running")
+    expect(second).to_contain_text("Delete anyway")
+    expect(second).not_to_contain_text("force=true")  # the API's words are not the panel's
+    screenshot(page, artifacts, "view-delete-running-kernel")
+    second.get_by_role("button", name="Delete anyway").click()
     expect(env_item(page, "scratch")).to_have_count(0, timeout=OPERATION_TIMEOUT_MS)
+    lab.api(f"api/kernels/{kernel['id']}", "DELETE")
     assert not venv.exists()
     assert "scratch" not in lab.environments()
     expect(tab).to_have_count(0)  # the tab of a deleted venv closes

@@ -98,6 +98,11 @@ class PathField extends Widget implements Dialog.IBodyWidget<string> {
   private _input: HTMLInputElement;
 }
 
+/** The server's refusal in the panel's words: its force=true is the "Delete anyway" button. */
+export function panelWording(message: string): string {
+  return message.replace(/,?\s*or delete anyway with force=true/i, ', or use Delete anyway');
+}
+
 /** What Delete removes, in words, for the confirmation. */
 export function deletionText(env: IEnvironment): string {
   const kernel = env.kernel ? ` Its kernel ${env.kernel} is unregistered.` : '';
@@ -358,15 +363,18 @@ export function setupEnvironmentViews(
       try {
         tracked = await model.actions.deleteEnvironment(env);
       } catch (error) {
+        // The server refuses while a kernel of the env runs, and names its force=true.
         const running =
-          error instanceof UvKernelsError && error.status === 409 && /kernel/i.test(error.message);
+          error instanceof UvKernelsError &&
+          error.status === 409 &&
+          /force=true/.test(error.message);
         if (!running) {
           host.notifyError(errorMessage(error));
           return;
         }
         const second = await showDialog({
           title: `A kernel of ${env.name} is running`,
-          body: `${errorMessage(error)} Delete anyway? The running kernel stops working.`,
+          body: panelWording(errorMessage(error)),
           buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete anyway' })]
         });
         if (!second.button.accept) {
