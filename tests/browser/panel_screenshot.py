@@ -5,11 +5,12 @@ view (docs/panel.png) and the main-area environment view alone (docs/environment
         [--view-out docs/environment-view.png]
 
 Builds demo-like uv environments in a temporary root (a project with direct dependencies
-in two groups, a venv, a colleague's clone without .venv, a project without ipykernel and a
-ready project whose kernel was unregistered), starts ``jupyter lab`` on it as the browser
-tests do, syncs the clone from its view, starts a slow install so the Operations section
-shows a live log, opens the project's view with its tree and its updates, and saves a
-screenshot of the whole window and one of the main area. Look at them before committing.
+in two groups and an older packaging that its constraints let move, a venv, a colleague's
+clone without .venv, a project without ipykernel and a ready project whose kernel was
+unregistered), starts ``jupyter lab`` on it as the browser tests do, syncs the clone from
+its view, starts a slow install so the Operations section shows a live log, opens the
+project's view with its tree and its updates, and saves a screenshot of the whole window
+and one of the main area. Look at them before committing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def make_environments(root: Path) -> None:
     uv("init", "-q", "--no-workspace", "--vcs", "none", "--python", PYTHON, str(analysis))
     uv("add", "--project", str(analysis), "--", "ipykernel", "numpy")
     uv("add", "--project", str(analysis), "--dev", "--", "pytest")
+    # An older packaging in the lock that pyproject.toml lets move: something to upgrade.
+    uv("add", "--project", str(analysis), "--", "packaging==23.2")
+    pyproject = analysis / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"packaging==23.2"', '"packaging>=23"'))
+    uv("lock", "--project", str(analysis))
     make_venv(root / "scratch-venv", "ipykernel", "six")
     make_project(root / "colleague-project", "ipykernel", "packaging", sync=False)
     make_project(root / "no-kernel-yet")
@@ -67,18 +73,17 @@ def take(page: Any, lab: Lab, slow: Path, out: Path, view_out: Path) -> None:
     view.locator('[data-fact="size"] [data-complete]').wait_for(timeout=60_000)
     view.get_by_role("button", name="Tree", exact=True).click()
     view.locator(".jp-UvKernels-tree-node").first.wait_for(timeout=60_000)
+    view.get_by_role("button", name="Unfold pytest").click()
     view.get_by_role("button", name="Updates", exact=True).click()
     view.get_by_role("button", name="Check for updates (weather-model)").click()
-    view.locator(".jp-UvKernels-outdated .jp-UvKernels-muted", has_text="checked").wait_for(
-        timeout=60_000
-    )
+    view.locator('.jp-UvKernels-outdated tr[data-package="packaging"]').wait_for(timeout=60_000)
     page.locator(".Toastify__toast").first.wait_for()
     page.wait_for_timeout(1000)  # the sections are refitted on the next frames
     page.locator("#jp-uv-kernels .jp-UvKernels-section").first.evaluate("s => (s.scrollTop = 0)")
     out.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out))
-    # The view alone, scrolled to show the tree and the updates under the dependencies.
-    view.locator('section[data-section="tree"]').evaluate("s => s.scrollIntoView()")
+    # The view alone, without the toasts.
+    page.add_style_tag(content=".Toastify { display: none !important; }")
     page.wait_for_timeout(300)
     page.locator("#jp-main-dock-panel").screenshot(path=str(view_out))
     running.get_by_role("button", name="Cancel Add").click()
