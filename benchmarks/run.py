@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 import trees  # noqa: E402
 from measure import Row, X, markdown_table  # noqa: E402
 
-FIGURES = ("a", "glade", "b", "c", "d", "e", "f")
+FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size")
 
 
 def log(message: str) -> None:
@@ -164,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     if "d" in args.only:
         project = trees.kernel_project(log)
         section("d", lambda: figure_d(project, 1 if args.quick else args.runs, log))
+    if "size" in args.only:
+        from size_figure import figure_size
+
+        venv = os.path.join(trees.kernel_project(log), ".venv")
+        size_runs = args.runs
+        section("size", lambda: figure_size(venv, size_runs, args.latency, log))
     if args.only & {"c", "f"}:
         ops = ops_root()
         with jupyter_server(

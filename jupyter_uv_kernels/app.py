@@ -9,6 +9,7 @@ without a restart.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -45,6 +46,7 @@ class UvKernelsApp(ExtensionApp):
             settings, fallback_root=self.serverapp.root_dir, logger=self.log
         )
         self.settings[SERVICE_SETTING] = self.service
+        self.service.running_kernel_names = self._running_kernel_names
         # The domain modules log through the standard ``jupyter_uv_kernels.*`` loggers; send
         # those lines (skipped directories, kernelspec write errors) to the server's log.
         package_log = logging.getLogger("jupyter_uv_kernels")
@@ -61,6 +63,18 @@ class UvKernelsApp(ExtensionApp):
         self._use_uv_provisioner()
         UvProvisioner.drift_hook = self.service.index.note_drift
         self.serverapp.log.addFilter(QuietKernelStartErrors())
+
+    def _running_kernel_names(self) -> set[str]:
+        """Kernelspec names of the kernels this server runs (a delete asks before it pulls
+        an environment from under one)."""
+        manager = self.serverapp.kernel_manager if self.serverapp is not None else None
+        if manager is None:
+            return set()
+        names = set()
+        for kernel_id in manager.list_kernel_ids():
+            with contextlib.suppress(KeyError):
+                names.add(str(manager.get_kernel(kernel_id).kernel_name))
+        return names
 
     def _use_uv_provisioner(self) -> None:
         """Make ``uv-provisioner`` the server's default provisioner.

@@ -41,8 +41,10 @@ from .errors import (
     OutsideRoots,
     UvFailed,
 )
+from .indexes import Index, known_indexes, resolve_index
 from .kernelspecs import KernelspecReconciler, ReconcileResult
 from .pythons import resolve_python
+from .requirement_files import RequirementsFile, check_requirements_file
 from .rollback import project_change
 from .user_input import parse_package_names, parse_requirements, validate_path_string
 from .uvrunner import LineCallback, UvRunner
@@ -159,23 +161,32 @@ class EnvironmentCatalog:
         kind: str = "project",
         python: str | None = None,
         packages: Iterable[str] = (),
+        requirements_file: str | None = None,
+        index: str | None = None,
         on_line: LineCallback | None = None,
         register: bool = True,
     ) -> Environment:
         """Create a project (``uv init`` + ``uv add ipykernel PKG…``) or a venv (``uv venv``
         + ``uv pip install ipykernel PKG…``), then register its kernel.
 
-        ``path`` must not exist, or be an empty directory. If anything fails, only what this
-        call created is removed.
+        A requirements file is installed after ipykernel (``uv add -r`` / ``uv pip install
+        -r``); with an index, ipykernel comes first on its own and the packages and file
+        from that index. ``path`` must not exist, or be an empty directory. If anything
+        fails, only what this call created is removed.
         """
         if kind not in ("project", "venv"):
             raise InvalidRequest(f"kind must be 'project' or 'venv', not {kind!r}.")
         reqs = parse_requirements(list(packages))
+        file = await asyncio.to_thread(self.requirements_file, requirements_file, kind == "project")
+        chosen = resolve_index(index, self.config.indexes)
+        if chosen and not reqs and file is None:
+            raise InvalidRequest("index names where packages come from; give packages or a file.")
         target = os.path.abspath(path)
         existed = await asyncio.to_thread(check_create_target, target)
         interpreter = await resolve_python(self.runner, python)
         names = {canonicalize_name(Requirement(r).name) for r in reqs}
         wanted = reqs if "ipykernel" in names else ["ipykernel", *reqs]
+        first, later = (["ipykernel"], reqs) if chosen else (wanted, [])
         made_parent = await asyncio.to_thread(make_parent_folders, target)
         try:
             if kind == "project":
@@ -193,10 +204,11 @@ class EnvironmentCatalog:
                     await self.runner.create_venv(
                         os.path.join(target, ".venv"), python=interpreter, on_line=on_line
                     )
-                await self.runner.add(target, wanted, on_line=on_line)
             else:
                 await self.runner.create_venv(target, python=interpreter, on_line=on_line)
-                await self.runner.pip_install(target, wanted, on_line=on_line)
+            await self._install(kind, target, first, None, None, on_line)
+            if file is not None or later:
+                await self._install(kind, target, later, file, chosen, on_line)
         except BaseException:
             # Shielded: a cancelled create must still clean up before the cancel goes on.
             await asyncio.shield(asyncio.to_thread(undo_create, target, existed, made_parent))
@@ -260,18 +272,56 @@ class EnvironmentCatalog:
         return {"checked": True, "in_sync": result.returncode == 0 and not broken, "output": output}
 
     async def add_packages(
-        self, env: Environment, packages: object, *, on_line: LineCallback | None = None
+        self,
+        env: Environment,
+        packages: object,
+        *,
+        requirements_file: str | None = None,
+        index: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> Environment:
+        """``uv add [--index] [-r FILE] PKG…`` (projects: undone if it does not complete) or
+        ``uv pip install [--index URL] [-r FILE] PKG…`` (venvs)."""
         reqs = parse_requirements(packages)
-        if not reqs:
-            raise InvalidRequirement("No packages given; name at least one requirement.")
-        if env.kind == "project":
+        project = env.kind == "project"
+        file = await asyncio.to_thread(self.requirements_file, requirements_file, project)
+        if not reqs and file is None:
+            raise InvalidRequirement(
+                "No packages given; name at least one requirement or a requirements_file."
+            )
+        chosen = await asyncio.to_thread(
+            resolve_index, index, self.config.indexes, env.path if project else None
+        )
+        if project:
             async with self._project_change(env, on_line):
-                await self.runner.add(env.path, reqs, on_line=on_line)
+                await self._install(env.kind, env.path, reqs, file, chosen, on_line)
         else:
             assert env.venv is not None
-            await self.runner.pip_install(env.venv, reqs, on_line=on_line)
+            await self._install(env.kind, env.venv, reqs, file, chosen, on_line)
         return await asyncio.to_thread(self.inspect, env.path)
+
+    def requirements_file(self, value: str | None, for_project: bool) -> RequirementsFile | None:
+        """A requirements file inside the roots that :mod:`requirement_files` accepts."""
+        if not value:
+            return None
+        real = self.confine(value, "requirements_file")
+        inside = lambda p: self.root_of(p) is not None  # noqa: E731
+        return check_requirements_file(real, inside=inside, for_project=for_project)
+
+    async def _install(
+        self, kind: str, target: str, reqs: list[str], file: RequirementsFile | None,
+        index: Index | None, on_line: LineCallback | None,
+    ) -> None:  # fmt: skip
+        """One ``uv add`` (project ``target``) or ``uv pip install`` (venv ``target``)."""
+        path = file.path if file is not None else None
+        if kind == "project":
+            pair = (index.name, index.url) if index is not None else None
+            await self.runner.add(target, reqs, requirements_file=path, index=pair, on_line=on_line)
+        else:
+            url = index.url if index is not None else None
+            await self.runner.pip_install(
+                target, reqs, requirements_file=path, index_url=url, on_line=on_line
+            )
 
     async def remove_packages(
         self,
@@ -303,7 +353,10 @@ class EnvironmentCatalog:
 
     async def details(self, env: Environment) -> dict[str, Any]:
         """Installed packages, exact drift and ``uv pip check`` for the detail view."""
+        own = env.path if env.kind == "project" else None
+        known = await asyncio.to_thread(known_indexes, self.config.indexes, own)
         out: dict[str, Any] = {"packages": [], "drift": None, "pip_check": None}
+        out["indexes"] = [i.to_json() for i in known]
         if not env.venv or env.status in ("no-environment", "broken"):
             return out
         try:

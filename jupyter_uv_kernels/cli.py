@@ -12,6 +12,7 @@ from collections.abc import Generator
 from jupyter_core.application import JupyterApp
 
 from ._version import __version__
+from .cli_add import AddCommand
 from .cli_checks import CheckCommand, DoctorCommand
 from .cli_environments import (
     CreateCommand,
@@ -21,6 +22,8 @@ from .cli_environments import (
     RemoveCommand,
     SyncCommand,
 )
+from .cli_lifecycle import CopyCommand, DeleteCommand, ExportCommand, SizeCommand
+from .cli_packages import OutdatedCommand, TreeCommand, UpgradeCommand
 
 
 class UvKernelApp(JupyterApp):
@@ -33,9 +36,17 @@ class UvKernelApp(JupyterApp):
         "list": (ListCommand, ListCommand.description.splitlines()[0]),
         "install": (InstallCommand, "Register a kernel for a project or venv."),
         "remove": (RemoveCommand, RemoveCommand.description.splitlines()[0]),
+        "size": (SizeCommand, "Disk use of an environment (at least N when slow)."),
+        "delete": (DeleteCommand, "Delete a venv, or a project's .venv only."),
+        "copy": (CopyCommand, "Copy an environment into a new folder, with a kernel."),
+        "export": (ExportCommand, "Export as requirements.txt or pylock.toml."),
         "refresh": (RefreshCommand, "Scan the roots and reconcile the kernels."),
         "create": (CreateCommand, "Create a uv project or venv with a kernel."),
+        "add": (AddCommand, "Add packages (or -r FILE) to a project or venv."),
         "sync": (SyncCommand, "uv sync --frozen a project (or --check it)."),
+        "upgrade": (UpgradeCommand, "Upgrade packages (uv lock --upgrade-package + sync)."),
+        "outdated": (OutdatedCommand, "Packages with a newer release, and what is allowed."),
+        "tree": (TreeCommand, "What depends on what (uv tree); --invert PKG: why."),
         "doctor": (DoctorCommand, DoctorCommand.description),
         "check": (
             CheckCommand,

@@ -10,6 +10,7 @@ import sys
 from traitlets import Bool, Unicode
 
 from .catalog import parse_requirements
+from .cli_add import INDEX_HELP, REQUIREMENTS_HELP, absolute_requirements_file
 from .cli_base import UvKernelCommand, _progress, common_aliases, common_flags
 from .errors import InvalidRequest, OutsideRoots
 
@@ -162,16 +163,27 @@ class RefreshCommand(UvKernelCommand):
 class CreateCommand(UvKernelCommand):
     name = "jupyter-uvkernel-create"
     description = """Create a uv project (`uv init` + `uv add ipykernel PKG…`) or, with
-    --venv, a venv (`uv venv` + `uv pip install ipykernel PKG…`), and register its kernel."""
+    --venv, a venv (`uv venv` + `uv pip install ipykernel PKG…`), and register its kernel.
+    With -r FILE, the requirements file is installed after ipykernel."""
     examples = """
     jupyter uvkernel create /glade/work/$USER/analysis numpy xarray
     jupyter uvkernel create ./scratch-env --venv --python 3.12 "pandas>=2"
+    jupyter uvkernel create ./paper-env -r ./paper/requirements.txt
+    jupyter uvkernel create ./gpu-env torch --index pytorch-cu124
     """
     max_positionals = None
     takes_packages = True
     python = Unicode("", help="Python version (3.12) or interpreter path.").tag(config=True)
     venv = Bool(False, help="Create a plain uv venv instead of a project.").tag(config=True)
-    aliases = {**common_aliases, "python": "CreateCommand.python"}
+    requirements_file = Unicode("", help=REQUIREMENTS_HELP).tag(config=True)
+    index = Unicode("", help=INDEX_HELP).tag(config=True)
+    aliases = {
+        **common_aliases,
+        "python": "CreateCommand.python",
+        "r": "CreateCommand.requirements_file",
+        "requirements": "CreateCommand.requirements_file",
+        "index": "CreateCommand.index",
+    }
     flags = {
         **common_flags,
         "venv": ({"CreateCommand": {"venv": True}}, "Create a uv venv instead of a project."),
@@ -193,10 +205,17 @@ class CreateCommand(UvKernelCommand):
                 f"root: --root {os.path.dirname(os.path.abspath(path))}"
             )
         kind = "venv" if self.venv else "project"
+        file = absolute_requirements_file(self, catalog, self.requirements_file)
         print(f"Creating {kind} {os.path.abspath(path)}…", file=sys.stderr)
         env = self.run(
             catalog.create(
-                path, kind=kind, python=self.python or None, packages=packages, on_line=_progress
+                path,
+                kind=kind,
+                python=self.python or None,
+                packages=packages,
+                requirements_file=file,
+                index=self.index or None,
+                on_line=_progress,
             )
         )
         print(f"Created {env.kind} {env.path} (Python {env.python}); kernel {env.kernel}")

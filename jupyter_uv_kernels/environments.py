@@ -200,6 +200,8 @@ def inspect_environment(
         root=root,
         relpath=relpath,
         workspace_members=list(workspace_members or []),
+        # One access() per environment: a group's shared env is listed as read-only.
+        read_only=not os.access(path, os.W_OK),
     )
     if cfg is None:
         cfg = read_pyvenv_cfg(venv)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .catalog import EnvironmentCatalog
@@ -21,6 +22,7 @@ from .environment_index import EnvironmentIndex
 from .environments import Environment, environment_id
 from .errors import Conflict, UvKernelsError
 from .operation_queue import Operation, OperationManager, Work
+from .upgrades import forget_outdated
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class ServiceBase:
         self._periodic: asyncio.Task[None] | None = None
         self._started = False
         self._uv_version: str | None = None
+        #: Names of the kernels running in the server (app.py sets it): delete asks first.
+        self.running_kernel_names: Callable[[], set[str]] = set
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class ServiceBase:
         After a change that did not complete, the status comes from the exact answer
         (``uv sync --check``), not the mtime estimate: the rollback re-syncs the env, but if
         that failed too the list must not say "ready"."""
+        forget_outdated(op.path)
         if op.outcome == "succeeded":
             self.index.note_drift(op.path, None)
         elif op.action in CHANGES_ENV:

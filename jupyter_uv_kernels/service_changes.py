@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 from .catalog import check_create_target, parse_package_names, parse_requirements
 from .dependencies import removal_options
 from .errors import Conflict, InvalidRequest
+from .indexes import resolve_index
 from .kernelspecs import read_specs
 from .operation_queue import LineCallback, Operation
 from .pythons import resolve_python
@@ -35,6 +36,12 @@ class ChangeRoutes(ServiceBase):
         kind = body.get("kind", "project")
         packages = parse_requirements(body.get("packages", []))
         python = body.get("python") or None
+        file = await asyncio.to_thread(
+            self.catalog.requirements_file, body.get("requirements_file"), kind == "project"
+        )
+        index = body.get("index") or None
+        if resolve_index(index, self.config.indexes) and not packages and file is None:
+            raise InvalidRequest("index names where packages come from; give packages or a file.")
         await asyncio.to_thread(check_create_target, real)
         if self.operations.active_for(real):
             raise Conflict(f"An operation on {real} is already queued or running; wait for it.")
@@ -46,6 +53,8 @@ class ChangeRoutes(ServiceBase):
                 kind=kind,
                 python=interpreter,
                 packages=packages,
+                requirements_file=file.path if file else None,
+                index=index,
                 on_line=on_line,
                 register=False,  # the finaliser reconciles, off the event loop
             )
@@ -61,6 +70,7 @@ class ChangeRoutes(ServiceBase):
                 f"{env.path} is a venv without a lock file; there is nothing to sync. Use "
                 "package add/remove (uv pip) instead."
             )
+        self._writable(env, "synced")
 
         async def work(op: Operation, on_line: LineCallback) -> str:
             await self.catalog.sync(await self._fresh(real), relock=relock, on_line=on_line)
@@ -69,14 +79,32 @@ class ChangeRoutes(ServiceBase):
         return self._submit("sync", env, real, work)
 
     async def add_packages(self, env_id: object, body: dict[str, Any]) -> Operation:
-        packages = parse_requirements(body["packages"])
-        if not packages:
-            raise InvalidRequest("packages is empty; name at least one requirement.")
+        packages = parse_requirements(body.get("packages", []))
         env, real = await self._confined_env(env_id)
+        self._writable(env, "changed (add)")
+        project = env.kind == "project"
+        file = await asyncio.to_thread(
+            self.catalog.requirements_file, body.get("requirements_file"), project
+        )
+        if not packages and file is None:
+            raise InvalidRequest(
+                "packages is empty and no requirements_file is given; name at least one "
+                "requirement or a requirements file."
+            )
+        index = body.get("index") or None
+        own = env.path if project else None
+        await asyncio.to_thread(resolve_index, index, self.config.indexes, own)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            await self.catalog.add_packages(await self._fresh(real), packages, on_line=on_line)
-            return f"Added {', '.join(packages)}."
+            await self.catalog.add_packages(
+                await self._fresh(real),
+                packages,
+                requirements_file=file.path if file else None,
+                index=index,
+                on_line=on_line,
+            )
+            added = [*packages, *([f"-r {file.path}"] if file else [])]
+            return f"Added {', '.join(added)}" + (f" from the index {index}." if index else ".")
 
         return self._submit("add", env, real, work)
 
@@ -85,6 +113,7 @@ class ChangeRoutes(ServiceBase):
         if not names:
             raise InvalidRequest("Give the name of the package to remove.")
         env, real = await self._confined_env(env_id)
+        self._writable(env, "changed (remove)")
         if canonicalize_name(names[0]) == "ipykernel" and env.kernel:
             raise Conflict(
                 f"Removing ipykernel would break the kernel {env.kernel}; unregister the kernel "
@@ -112,6 +141,8 @@ class ChangeRoutes(ServiceBase):
         if display_name is not None and any(ord(c) < 32 for c in display_name):
             raise InvalidRequest("display_name must be one line, without control characters.")
         env, real = await self._confined_env(env_id)
+        if add_ipykernel and not env.has_ipykernel:
+            self._writable(env, "given ipykernel")
         if name is not None:
             await asyncio.to_thread(self._check_kernel_name_free, name, real)
         fresh = await self._fresh(real)

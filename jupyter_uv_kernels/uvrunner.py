@@ -109,11 +109,20 @@ class UvRunner:
         requirements: Iterable[str],
         *,
         dev: bool = False,
+        requirements_file: str | None = None,
+        index: tuple[str, str] | None = None,
         on_line: LineCallback | None = None,
     ) -> UvResult:
+        """``uv add``; with ``requirements_file``, ``-r FILE`` too; with ``index`` (name,
+        URL), ``--index NAME=URL``: uv records it in ``[[tool.uv.index]]`` and pins every
+        package of this add to it in ``[tool.uv.sources]``."""
         args = ["add", "--project", project, *self._compile()]
         if dev:
             args.append("--dev")
+        if index is not None:
+            args.append(f"--index={index[0]}={index[1]}")
+        if requirements_file is not None:
+            args.append(f"--requirements={requirements_file}")
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def remove(
@@ -162,6 +171,66 @@ class UvRunner:
             args.append("--offline")
         return await self.run(args, on_line=on_line, check=False, timeout=timeout)
 
+    async def lock_upgrade(
+        self, project: str, packages: Sequence[str] = (), *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv lock --upgrade-package NAME…`` (``--upgrade`` when none are named): the newest
+        versions pyproject.toml's constraints allow, written to uv.lock (the env is not
+        touched; a ``uv sync --frozen`` follows)."""
+        args = ["lock", "--project", project]
+        args += [f"--upgrade-package={name}" for name in packages] or ["--upgrade"]
+        return await self.run(args, on_line=on_line)
+
+    async def lock_upgrade_dry_run(self, project: str, *, timeout: float = 120) -> UvResult:
+        """``uv lock --upgrade --dry-run``: what the constraints allow, as lines like
+        ``Update packaging v23.2 -> v24.2`` (on stderr); uv.lock is not written."""
+        return await self.run(
+            ["lock", "--upgrade", "--dry-run", "--project", project], cwd=project, timeout=timeout
+        )
+
+    async def pip_install_upgrade(
+        self, venv: str, names: Sequence[str], *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv pip install --upgrade-package NAME… -- NAME…``: each named package (and what it
+        needs) to its newest release; the rest of the venv stays as it is."""
+        args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        args += [f"--upgrade-package={name}" for name in names]
+        return await self.run([*args, "--", *names], on_line=on_line)
+
+    async def pip_list_outdated(
+        self, venv: str, *, cwd: str | None = None, timeout: float = 120
+    ) -> list[dict[str, Any]]:
+        """``uv pip list --outdated --exclude-editable --format json``: installed packages with
+        a newer release (name, version, latest_version). Editable installs are left out: uv
+        would compare a project with an unrelated package of the same name on the index."""
+        args = ["pip", "list", "--outdated", "--exclude-editable", "--format", "json"]
+        result = await self.run([*args, "--python", _python(venv)], cwd=cwd, timeout=timeout)
+        found: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+        return [p for p in found if not p.get("editable_project_location")]
+
+    async def tree(
+        self, project: str, *, invert_package: str | None = None, timeout: float = 120
+    ) -> str:
+        """``uv tree --frozen --all-groups`` (every dependency group, each marked ``(group:
+        NAME)``), or with ``invert_package`` the packages that require it
+        (``--invert --package NAME``). Returns uv's text."""
+        args = ["tree", "--frozen", "--all-groups", "--project", project]
+        if invert_package:
+            args += ["--invert", "--package", invert_package]
+        result = await self.run(args, cwd=project, timeout=timeout)
+        return result.stdout
+
+    async def pip_tree(
+        self, venv: str, *, invert_package: str | None = None, timeout: float = 120
+    ) -> str:
+        """``uv pip tree`` of a venv (top level: what nothing else requires), or with
+        ``invert_package`` what requires that package. Returns uv's text."""
+        args = ["pip", "tree", "--python", _python(venv)]
+        if invert_package:
+            args += ["--invert", "--package", invert_package]
+        result = await self.run(args, timeout=timeout)
+        return result.stdout
+
     async def create_venv(
         self, path: str, *, python: str | None = None, on_line: LineCallback | None = None
     ) -> UvResult:
@@ -171,9 +240,23 @@ class UvRunner:
         return await self.run([*args, "--", path], on_line=on_line)
 
     async def pip_install(
-        self, venv: str, requirements: Iterable[str], *, on_line: LineCallback | None = None
+        self,
+        venv: str,
+        requirements: Iterable[str],
+        *,
+        requirements_file: str | None = None,
+        index_url: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> UvResult:
+        """``uv pip install``; ``-r FILE`` with ``requirements_file``. ``index_url`` is
+        ``--index URL``: searched before PyPI, which stays the default index, so a package
+        the extra index has comes from it (uv's first-index strategy, the safe one; torch from
+        PyTorch's index) and every other package from PyPI."""
         args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        if index_url is not None:
+            args.append(f"--index={index_url}")
+        if requirements_file is not None:
+            args.append(f"--requirements={requirements_file}")
         return await self.run([*args, "--", *requirements], on_line=on_line)
 
     async def pip_uninstall(
@@ -202,6 +285,36 @@ class UvRunner:
 
     async def pip_check(self, venv: str) -> UvResult:
         return await self.run(["pip", "check", "--python", _python(venv)], check=False, timeout=120)
+
+    async def export(self, project: str, fmt: str) -> str:
+        """``uv export --frozen --format F``: the lock as requirements.txt or pylock.toml.
+
+        Hashes are kept (``uv pip install -r`` then checks every download). The project's
+        own package is left out (``--no-emit-project``): it is the folder itself, which a
+        colleague installing the export does not have; its dependencies are all there."""
+        args = ["export", "--frozen", "--no-emit-project", "--format", fmt, "--project", project]
+        result = await self.run(args, timeout=120)
+        return result.stdout
+
+    async def pip_freeze(self, venv: str) -> str:
+        """``uv pip freeze``: the installed packages of a venv, pinned."""
+        result = await self.run(["pip", "freeze", "--python", _python(venv)], timeout=120)
+        return result.stdout
+
+    async def pip_install_requirements(
+        self, venv: str, requirements_file: str, *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv pip install -r FILE`` into a venv."""
+        args = ["pip", "install", "--python", _python(venv), *self._compile()]
+        return await self.run([*args, "-r", requirements_file], on_line=on_line)
+
+    async def sync_copy(self, project: str, *, on_line: LineCallback | None = None) -> UvResult:
+        """``uv sync --frozen --no-install-project``: a copied project's lock, installed.
+
+        The copy has pyproject.toml and uv.lock but not the source of the project's own
+        package (if it has one), so that package is not installed."""
+        args = ["sync", "--frozen", "--no-install-project", "--project", project]
+        return await self.run([*args, *self._compile()], on_line=on_line)
 
     async def python_list(self) -> list[dict[str, Any]]:
         result = await self.run(
