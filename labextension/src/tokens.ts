@@ -108,6 +108,8 @@ export interface IOutdatedReply {
   packages: IOutdatedPackage[];
   checked_at: string;
   cached: boolean;
+  /** Projects: why `allowed` is unknown for every package (the dry-run lock failed). */
+  problem?: string | null;
 }
 
 /** A package in the dependency tree; inverted trees list what requires it instead. */

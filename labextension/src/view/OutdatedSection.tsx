@@ -89,6 +89,11 @@ export function OutdatedSection(props: {
           {error}
         </div>
       )}
+      {reply?.problem && (
+        <div className="jp-UvKernels-warn" role="status" data-outdated="problem">
+          Cannot tell which upgrades pyproject.toml allows: {reply.problem}
+        </div>
+      )}
       {reply && reply.packages.length === 0 && (
         <div className="jp-UvKernels-ok" data-outdated="none">
           Everything is up to date.
@@ -126,14 +131,19 @@ export function OutdatedSection(props: {
                 <td data-column="installed">{pkg.installed}</td>
                 <td data-column="latest">{pkg.latest ?? '?'}</td>
                 <td data-column="allowed">
-                  {pkg.allowed ?? (
-                    <span
-                      className="jp-UvKernels-muted"
-                      title="pyproject.toml's constraints hold it at the installed version; edit them to go further"
-                    >
-                      held by constraints
-                    </span>
-                  )}
+                  {pkg.allowed ??
+                    (reply.problem ? (
+                      <span className="jp-UvKernels-muted" title={reply.problem}>
+                        unknown
+                      </span>
+                    ) : (
+                      <span
+                        className="jp-UvKernels-muted"
+                        title="pyproject.toml's constraints hold it at the installed version; edit them to go further"
+                      >
+                        held by constraints
+                      </span>
+                    ))}
                 </td>
                 <td>
                   {!readOnly && pkg.allowed !== null && (
