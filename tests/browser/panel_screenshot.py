@@ -5,7 +5,7 @@ view (docs/panel.png) and the main-area environment view alone (docs/environment
         [--view-out docs/environment-view.png]
 
 Builds demo-like uv environments in a temporary root (a project with direct dependencies
-in two groups and an older packaging that its constraints let move, a venv, a colleague's
+in two groups and an older idna that its constraints let move, a venv, a colleague's
 clone without .venv, a project without ipykernel and a ready project whose kernel was
 unregistered), starts ``jupyter lab`` on it as the browser tests do, syncs the clone from
 its view, starts a slow install so the Operations section shows a live log, opens the
@@ -32,11 +32,12 @@ def make_environments(root: Path) -> None:
     uv("init", "-q", "--no-workspace", "--vcs", "none", "--python", PYTHON, str(analysis))
     uv("add", "--project", str(analysis), "--", "ipykernel", "numpy")
     uv("add", "--project", str(analysis), "--dev", "--", "pytest")
-    # An older packaging in the lock that pyproject.toml lets move: something to upgrade.
-    uv("add", "--project", str(analysis), "--", "packaging==23.2")
+    # An older idna in the lock that pyproject.toml lets move: something to upgrade.
+    uv("add", "--project", str(analysis), "--", "idna==3.4")
     pyproject = analysis / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('"packaging==23.2"', '"packaging>=23"'))
+    pyproject.write_text(pyproject.read_text().replace('"idna==3.4"', '"idna>=3"'))
     uv("lock", "--project", str(analysis))
+    uv("sync", "--frozen", "--project", str(analysis))
     make_venv(root / "scratch-venv", "ipykernel", "six")
     make_project(root / "colleague-project", "ipykernel", "packaging", sync=False)
     make_project(root / "no-kernel-yet")
@@ -76,15 +77,16 @@ def take(page: Any, lab: Lab, slow: Path, out: Path, view_out: Path) -> None:
     view.get_by_role("button", name="Unfold pytest").click()
     view.get_by_role("button", name="Updates", exact=True).click()
     view.get_by_role("button", name="Check for updates (weather-model)").click()
-    view.locator('.jp-UvKernels-outdated tr[data-package="packaging"]').wait_for(timeout=60_000)
+    view.locator('.jp-UvKernels-outdated tr[data-package="idna"]').wait_for(timeout=60_000)
     page.locator(".Toastify__toast").first.wait_for()
     page.wait_for_timeout(1000)  # the sections are refitted on the next frames
     page.locator("#jp-uv-kernels .jp-UvKernels-section").first.evaluate("s => (s.scrollTop = 0)")
     out.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out))
-    # The view alone, without the toasts.
+    # The view alone, without the toasts, tall enough for its updates.
     page.add_style_tag(content=".Toastify { display: none !important; }")
-    page.wait_for_timeout(300)
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    page.wait_for_timeout(500)
     page.locator("#jp-main-dock-panel").screenshot(path=str(view_out))
     running.get_by_role("button", name="Cancel Add").click()
 
