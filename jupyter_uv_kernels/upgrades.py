@@ -74,9 +74,15 @@ def _no_lock(env: Environment) -> Conflict:
 
 
 async def check_upgrade(runner: UvRunner, env: Environment, packages: object) -> list[str]:
-    """The names to upgrade (validated), or :class:`Conflict` naming the one that cannot be:
-    a project upgrades what its uv.lock holds, a venv what is installed in it."""
+    """The names to upgrade (validated), or :class:`Conflict` saying why they cannot be: a
+    read-only env is not changed; a project upgrades what its uv.lock holds, a venv what is
+    installed in it."""
     names = parse_package_names(packages)
+    if env.read_only:
+        raise Conflict(
+            f"{env.path} is read-only for you, so it cannot be upgraded; copy it into your own "
+            "roots (Copy, or `jupyter uvkernel copy`) and upgrade the copy."
+        )
     if env.kind == "project":
         if not await asyncio.to_thread(os.path.isfile, os.path.join(env.path, "uv.lock")):
             raise _no_lock(env)

@@ -165,3 +165,19 @@ def test_given_a_read_only_project_then_the_service_refuses_every_change_but_cop
         status, message = out[change]
         assert status == 409 and "read-only" in message and "copy" in message.lower(), change
     assert out["copy"] == "copy"
+
+
+def test_given_a_project_whose_venv_is_a_symlink_when_deleted_then_only_the_link_goes(
+    group: Path, tmp_path: Path
+) -> None:
+    project = group / "linked-proj"
+    project.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        (project / name).write_bytes((group / "shared" / name).read_bytes())
+    elsewhere = make_venv(tmp_path / "shared-venvs" / "env")
+    (project / ".venv").symlink_to(elsewhere)
+    done = run_cli("delete", str(project), "--yes", "--root", str(group))
+    assert done.returncode == 0, done.stderr
+    assert "Deleted the link" in done.stdout
+    assert not os.path.lexists(project / ".venv")
+    assert (elsewhere / "pyvenv.cfg").is_file() and (project / "uv.lock").is_file()

@@ -114,3 +114,25 @@ def test_given_a_venv_when_upgraded_without_names_then_everything_reaches_the_la
     assert proc.returncode == 0, proc.stderr
     listed = uv("pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json")
     assert {p["name"]: p["version"] for p in json.loads(listed.stdout)} == {"six": built["six"]}
+
+
+def test_given_a_read_only_project_then_outdated_and_tree_work_but_upgrade_is_refused(
+    built: dict[str, Any],
+) -> None:
+    # A group's shared env: root ignores permission bits, so the CLI runs under unshare -U.
+    project = built["project"]
+    before = project_files(project)
+    project.chmod(0o555)
+    try:
+        base = ["--root", str(built["base"])]
+        refused = run_cli("upgrade", str(project), "six", *base, unprivileged=True)
+        outdated = run_cli("outdated", str(project), "--json", *base, unprivileged=True)
+        tree = run_cli("tree", str(project), "--invert", "six", *base, unprivileged=True)
+    finally:
+        project.chmod(0o755)
+    assert refused.returncode == 2 and "read-only" in refused.stderr, refused.stderr
+    assert "copy" in refused.stderr
+    assert outdated.returncode == 0, outdated.stderr
+    assert "six" in {p["name"] for p in json.loads(outdated.stdout)["packages"]}
+    assert tree.returncode == 0 and "[required-by]" in tree.stdout, tree.stderr
+    assert project_files(project) == before
