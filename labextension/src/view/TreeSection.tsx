@@ -20,6 +20,9 @@ export function groupLabel(name: string): string {
   if (name === 'required-by') {
     return 'required by';
   }
+  if (name.startsWith('extra:')) {
+    return `extra ${name.slice('extra:'.length)}`;
+  }
   return `group ${name}`;
 }
 
