@@ -117,14 +117,21 @@ class Lab:
 
 
 def start_lab(
-    root: Path, home: Path, uv_cache_dir: Path, log_path: Path, extra_args: Sequence[str] = ()
+    root: Path,
+    home: Path,
+    uv_cache_dir: Path,
+    log_path: Path,
+    extra_args: Sequence[str] = (),
+    argv_prefix: Sequence[str] = (),
 ) -> Lab:
     """``extra_args`` are added to jupyter lab's command line (e.g. another
-    ``--UvKernels.roots=DIR``: repeated, a list option gains an item)."""
+    ``--UvKernels.roots=DIR``: repeated, a list option gains an item); ``argv_prefix`` runs
+    it under another command (e.g. ``unshare -U``, where permission bits apply to root)."""
     env = hermetic_environ(home, uv_cache_dir)
     quiet_lab_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
     port = free_port()
     argv = [
+        *argv_prefix,
         sys.executable,
         "-m",
         "jupyterlab",

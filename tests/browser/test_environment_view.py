@@ -1,8 +1,8 @@
 """The main-area environment view in a real JupyterLab and Chromium, over real uv
 environments: open it from the sidebar and find the server's answers in it, get it back
-after a reload, upgrade one package, delete a venv, copy a project, and a 500-package list
-that stays responsive. One JupyterLab serves the module; each test works on environments
-of its own.
+after a reload, upgrade one package, delete a venv, a read-only shared project copied into
+one's own folder, and a 500-package list that stays responsive. One JupyterLab serves the
+module; each test works on environments of its own.
 """
 
 from __future__ import annotations
@@ -59,11 +59,19 @@ def lab(
 ) -> Iterator[Lab]:
     root = Path(os.path.realpath(tmp_path_factory.mktemp("view")))
     make_pinned_project(root / "pinned")
-    make_project(root / "template", "six")
+    # A group's shared project the user cannot write (as on /glade/campaign).
+    shared = make_project(root / "campaign" / "shared", "six")
     make_venv(root / "envs" / "scratch", "ipykernel")
     make_venv(root / "envs" / "many", "six")
-    with running_lab(root, lab_home, uv_cache_dir) as server:
-        yield server
+    shared.chmod(0o555)
+    # Root ignores permission bits: the lab runs in a user namespace (unshare -U), where it
+    # still owns its files but a 0555 folder is read-only to it, as to an NCAR user.
+    prefix = ["unshare", "-U"] if os.geteuid() == 0 else []
+    try:
+        with running_lab(root, lab_home, uv_cache_dir, argv_prefix=prefix) as server:
+            yield server
+    finally:
+        shared.chmod(0o755)
 
 
 def view_widget(page: Any, env_id: str) -> Any:
@@ -225,31 +233,51 @@ def test_delete_a_venv_asks_first_then_removes_it(page: Any, lab: Lab, artifacts
     expect(tab).to_have_count(0)  # the tab of a deleted venv closes
 
 
-def test_copy_a_project_into_a_new_folder(page: Any, lab: Lab, artifacts: Path) -> None:
-    source = lab.root / "template"
-    target = lab.root / "forks" / "template-copy"
-    env_id = lab.environments()["template"]["id"]
-    open_view(page, "template")
-    view_widget(page, env_id).get_by_role("button", name="Copy…").click()
+def test_a_read_only_shared_project_offers_only_copy_and_its_copy_is_yours(
+    page: Any, lab: Lab, artifacts: Path
+) -> None:
+    source = lab.root / "campaign" / "shared"
+    target = lab.root / "forks" / "shared-copy"
+    record = lab.environments()["shared"]
+    assert record["read_only"] is True
+    expect(env_item(page, "shared").locator('[data-status="read-only"]')).to_have_text("read-only")
+    view = open_view(page, "shared")
+    tab = view_widget(page, record["id"])
+    expect(view.locator(".jp-UvKernels-view-header [data-status='read-only']")).to_be_visible()
+    expect(package_row(view, "six")).to_be_visible()
+    # Nothing that would change it: no Sync, Upgrade, Delete, Add, Remove or Upgrade.
+    for button in ("Sync", "Upgrade all", "Delete…"):
+        expect(tab.locator(".jp-Toolbar").get_by_role("button", name=button)).to_be_hidden()
+    expect(view.get_by_role("button", name="Sync shared")).to_have_count(0)
+    expect(view.get_by_label("Add packages to shared", exact=True)).to_have_count(0)
+    expect(package_row(view, "six").get_by_role("button", name="Remove six")).to_have_count(0)
+    expect(package_row(view, "six").get_by_role("button", name="Upgrade six")).to_have_count(0)
+    expect(package_row(view, "six").get_by_role("button", name=re.compile("^Why"))).to_be_visible()
+    screenshot(page, artifacts, "view-read-only")
+
+    # Copy it into a folder of one's own.
+    tab.get_by_role("button", name="Copy…").click()
     dialog = page.locator(".jp-Dialog")
     field = dialog.get_by_label("New folder")
-    expect(field).to_have_value(str(lab.root / "template-copy"))  # the default: a sibling
+    expect(field).to_have_value(str(lab.root / "shared-copy"))  # the default: the first root
     field.fill(str(target))
     dialog.get_by_role("button", name="Copy").click()
 
-    # When the copy is synced, its own view opens.
-    copied = env_view(page, "template-copy")
+    # When the copy is synced, its own view opens, and it is the user's to change.
+    copied = env_view(page, "shared-copy")
     expect(copied.locator('[data-fact="kind"]')).to_contain_text(
         "uv project", timeout=OPERATION_TIMEOUT_MS
     )
-    expect(env_item(page, "template-copy")).to_be_visible()
+    expect(env_item(page, "shared-copy")).to_be_visible()
     assert (target / "uv.lock").read_bytes() == (source / "uv.lock").read_bytes()
     records = lab.environments()
-    record = records["template-copy"]
+    copy = records["shared-copy"]
     # Synced: as usable as the source (neither has ipykernel, so neither has a kernel yet).
-    assert record["path"] == str(target) and record["venv"]
-    assert record["status"] == records["template"]["status"] == "needs-ipykernel"
-    expect(package_row(copied, "six")).to_be_visible()
+    assert copy["path"] == str(target) and copy["venv"] and not copy["read_only"]
+    assert copy["status"] == records["shared"]["status"] == "needs-ipykernel"
+    expect(package_row(copied, "six").get_by_role("button", name="Remove six")).to_be_visible()
+    copy_tab = view_widget(page, copy["id"])
+    expect(copy_tab.locator(".jp-Toolbar").get_by_role("button", name="Delete…")).to_be_visible()
 
 
 def test_a_list_of_500_packages_stays_responsive(page: Any, lab: Lab, artifacts: Path) -> None:
