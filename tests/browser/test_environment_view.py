@@ -249,6 +249,11 @@ def test_a_read_only_shared_project_offers_only_copy_and_its_copy_is_yours(
     for button in ("Sync", "Upgrade all", "Delete…"):
         expect(tab.locator(".jp-Toolbar").get_by_role("button", name=button)).to_be_hidden()
     expect(view.get_by_role("button", name="Sync shared")).to_have_count(0)
+    expect(view.get_by_role("button", name="Register kernel for shared")).to_have_count(0)
+    # Its problem (no ipykernel) points to the way that works: a copy.
+    expect(view.locator(".jp-UvKernels-problem")).to_contain_text(
+        "It is read-only for you: use Copy… and fix it in your copy."
+    )
     expect(view.get_by_label("Add packages to shared", exact=True)).to_have_count(0)
     expect(package_row(view, "six").get_by_role("button", name="Remove six")).to_have_count(0)
     expect(package_row(view, "six").get_by_role("button", name="Upgrade six")).to_have_count(0)
