@@ -91,6 +91,11 @@ def test_given_generated_requests_then_no_server_error_and_no_schema_violation(
         document = server.get_json("uv-kernels/openapi.json")
         document["security"] = []
         schema = schemathesis.openapi.from_dict(document)
+        # A schema-violating body can also be too large (100 long package strings): that is
+        # refused with 413 before its shape is read, as the document says for every route
+        # with a body. It is a rejection like 400, so it counts as one.
+        rejection = schema.config.checks.negative_data_rejection
+        rejection.expected_statuses = [*rejection.expected_statuses, "413"]
         base_url = server.url("uv-kernels")
 
         cases: Counter[str] = Counter()
