@@ -74,6 +74,31 @@ export class EnvironmentActions implements IEnvironmentActions {
     return reply.environment;
   }
 
+  // -- environment manager (issue 12): view
+
+  /** Upgrade these packages (none named: every package) within the constraints. */
+  async upgrade(env: IEnvironment, packages: string[] = []): Promise<ITrackedOperation> {
+    const op = await this._client.upgrade(env.id, packages);
+    const what = packages.length ? packages.join(', ') : 'all packages';
+    return this._operations.track(op, `Upgrade ${what} in ${env.name}`);
+  }
+
+  /** Delete the venv (a project: only its .venv); `force` even while its kernel runs. */
+  async deleteEnvironment(
+    env: IEnvironment,
+    options: { force?: boolean } = {}
+  ): Promise<ITrackedOperation> {
+    const op = await this._client.deleteEnvironment(env.id, !!options.force);
+    const what = env.kind === 'project' ? `the .venv of ${env.name}` : env.name;
+    return this._operations.track(op, `Delete ${what}`);
+  }
+
+  /** Copy `env` into the new folder `path` and sync the copy. */
+  async copyEnvironment(env: IEnvironment, path: string): Promise<ITrackedOperation> {
+    const op = await this._client.copyEnvironment(env.id, path);
+    return this._operations.track(op, `Copy ${env.name} to ${basename(path)}`);
+  }
+
   private _client: UvKernelsClient;
   private _environments: IEnvironmentsModel;
   private _operations: IOperationsModel;

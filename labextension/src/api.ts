@@ -13,9 +13,15 @@ import type {
   IEnvironment,
   IEnvironmentDetails,
   IEnvironmentList,
+  IExportReply,
+  IExportSaved,
   IOperation,
   IOperationPage,
-  IPython
+  IOutdatedReply,
+  IPython,
+  ISizeReply,
+  ITreeReply,
+  ExportFormat
 } from './tokens';
 
 /** A failed request. `message` is the server's own `{"message": …}` when it sent one. */
@@ -168,6 +174,57 @@ export class UvKernelsClient {
 
   cancelOperation(id: string): Promise<IOperation> {
     return this._operation(`operations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  // -- environment manager (issue 12): view
+
+  /** Upgrade these packages (an empty list: everything) within the constraints. */
+  upgrade(id: string, packages: string[] = []): Promise<IOperation> {
+    return this._operation(`${envPath(id)}/upgrade`, jsonBody('POST', { packages }));
+  }
+
+  /** The packages with a newer release; `refresh` skips the server's short cache. */
+  outdated(id: string, refresh = false): Promise<IOutdatedReply> {
+    const query = refresh ? '?refresh=true' : '';
+    return this.request<IOutdatedReply>(`${envPath(id)}/outdated${query}`);
+  }
+
+  /** The dependency tree, or with `invert` what requires `pkg` ("why is this installed?"). */
+  tree(id: string, options: { invert?: boolean; pkg?: string } = {}): Promise<ITreeReply> {
+    const query = options.invert
+      ? `?invert=true&package=${encodeURIComponent(options.pkg ?? '')}`
+      : '';
+    return this.request<ITreeReply>(`${envPath(id)}/tree${query}`);
+  }
+
+  /** The environment as a requirements.txt or pylock.toml text. */
+  exportEnvironment(id: string, format: ExportFormat): Promise<IExportReply> {
+    return this.request<IExportReply>(`${envPath(id)}/export?format=${encodeURIComponent(format)}`);
+  }
+
+  /** Write the export into the project's folder (409 when the file exists, unless `overwrite`). */
+  saveExport(id: string, format: ExportFormat, overwrite = false): Promise<IExportSaved> {
+    return this.request<IExportSaved>(
+      `${envPath(id)}/export`,
+      jsonBody('POST', { format, overwrite })
+    );
+  }
+
+  /** Disk use of the venv, measured within the server's time budget. */
+  size(id: string): Promise<ISizeReply> {
+    return this.request<ISizeReply>(`${envPath(id)}/size`);
+  }
+
+  /** Remove the venv (a project: only .venv); `force` even while a kernel of it runs. */
+  deleteEnvironment(id: string, force = false): Promise<IOperation> {
+    return this._operation(force ? `${envPath(id)}?force=true` : envPath(id), {
+      method: 'DELETE'
+    });
+  }
+
+  /** Copy the environment `fromId` into the new folder `path`, then sync it. */
+  copyEnvironment(fromId: string, path: string): Promise<IOperation> {
+    return this._operation('environments', jsonBody('POST', { path, from: fromId }));
   }
 
   private async _operation(endpoint: string, init: RequestInit): Promise<IOperation> {

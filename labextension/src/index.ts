@@ -18,6 +18,7 @@ import {
   IUvKernelsSettings
 } from './tokens';
 import { relativeToServerRoot } from './validate';
+import { setupEnvironmentViews, ViewCommandIDs } from './view/plugin';
 import { UvKernelsPanel } from './widget';
 
 export * from './tokens';
@@ -159,6 +160,11 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
       },
       notifySuccess: message => {
         Notification.success(message, { autoClose: 5000 });
+      },
+      openEnvironment: env => {
+        commands.execute(ViewCommandIDs.open, { id: env.id }).catch(error => {
+          Notification.error(errorMessage(error), { autoClose: false });
+        });
       }
     };
 
@@ -167,6 +173,8 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
     if (restorer) {
       restorer.add(panel, 'jupyter-uv-kernels');
     }
+
+    setupEnvironmentViews(app, model, model.client, host, restorer);
 
     connectNotifications(model.operationsModel, () => app.shell.activateById(panel.id));
 

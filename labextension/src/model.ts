@@ -190,6 +190,16 @@ export class UvKernelsModel implements IUvKernelsModel {
   unregisterKernel(env: IEnvironment): Promise<IEnvironment> {
     return this.actions.unregisterKernel(env);
   }
+  // -- environment manager (issue 12): view
+  upgrade(env: IEnvironment, packages?: string[]): Promise<ITrackedOperation> {
+    return this.actions.upgrade(env, packages);
+  }
+  deleteEnvironment(env: IEnvironment, options?: { force?: boolean }): Promise<ITrackedOperation> {
+    return this.actions.deleteEnvironment(env, options);
+  }
+  copyEnvironment(env: IEnvironment, path: string): Promise<ITrackedOperation> {
+    return this.actions.copyEnvironment(env, path);
+  }
   cancel(opId: string): Promise<void> {
     return this.operationsModel.cancel(opId);
   }

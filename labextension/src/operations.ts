@@ -41,6 +41,12 @@ export function describeOperation(op: IOperation): string {
       return `Remove packages from ${name}`;
     case 'register':
       return `Register kernel for ${name}`;
+    case 'upgrade':
+      return `Upgrade packages in ${name}`;
+    case 'delete':
+      return `Delete ${name}`;
+    case 'copy':
+      return `Copy into ${name}`;
     default:
       return `${op.action} ${name}`;
   }

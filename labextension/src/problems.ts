@@ -58,6 +58,12 @@ export function panelProblem(env: IEnvironment): IPanelProblem | null {
     return null;
   }
   const fix = fixFor(env);
+  if (fix !== null && env.read_only) {
+    // None of the fixing buttons is offered on a folder the user cannot write.
+    const because = cause(original);
+    const what = 'It is read-only for you: use Copy… and fix it in your copy.';
+    return { text: because ? `${because} ${what}` : what, original, fix: null };
+  }
   if (fix === null) {
     return { text: original, original, fix };
   }

@@ -64,7 +64,8 @@ export interface IEnvironmentList {
   roots: string[];
 }
 
-export type OperationAction = 'create' | 'sync' | 'add' | 'remove' | 'register';
+export type OperationAction =
+  'create' | 'sync' | 'add' | 'remove' | 'register' | 'upgrade' | 'delete' | 'copy';
 
 export type OperationState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -92,6 +93,69 @@ export interface IOperationPage {
   operation: IOperation;
   log: ILogLine[];
   next: number;
+}
+
+/** One package with a newer release (`GET environments/{id}/outdated`). */
+export interface IOutdatedPackage {
+  name: string;
+  installed: string;
+  /** Newest release on the index. */
+  latest: string | null;
+  /** What Upgrade would install within pyproject's constraints; null: held where it is. */
+  allowed: string | null;
+  direct: boolean;
+}
+
+export interface IOutdatedReply {
+  packages: IOutdatedPackage[];
+  checked_at: string;
+  cached: boolean;
+  /** Projects: why `allowed` is unknown for every package (the dry-run lock failed). */
+  problem?: string | null;
+}
+
+/** A package in the dependency tree; inverted trees list what requires it instead. */
+export interface ITreeNode {
+  name: string;
+  version: string | null;
+  dependencies: ITreeNode[];
+  /** Shown in full elsewhere in the tree; its dependencies are left out here. */
+  repeated?: boolean;
+  extra?: string | null;
+}
+
+export interface ITreeGroup {
+  /** main, a dependency group (dev, …), installed (venvs) or required-by (inverted). */
+  name: string;
+  dependencies: ITreeNode[];
+}
+
+export interface ITreeReply {
+  groups: ITreeGroup[];
+  inverted: boolean;
+  package?: string | null;
+}
+
+export type ExportFormat = 'requirements.txt' | 'pylock.toml';
+
+export interface IExportReply {
+  format: ExportFormat;
+  filename: string;
+  content: string;
+}
+
+export interface IExportSaved {
+  path: string;
+  bytes: number;
+}
+
+/** Disk use of a venv; `complete` false: the time budget ran out, `bytes` is a lower bound. */
+export interface ISizeReply {
+  path: string;
+  bytes: number;
+  files: number;
+  complete: boolean;
+  seconds: number;
 }
 
 export interface IPython {
@@ -262,6 +326,13 @@ export interface IEnvironmentActions {
   ): Promise<ITrackedOperation>;
   registerKernel(env: IEnvironment): Promise<ITrackedOperation>;
   unregisterKernel(env: IEnvironment): Promise<IEnvironment>;
+  // -- environment manager (issue 12): view
+  /** Upgrade these packages (none named: every package) within the constraints. */
+  upgrade(env: IEnvironment, packages?: string[]): Promise<ITrackedOperation>;
+  /** Delete the venv (a project: only .venv); `force` even while a kernel of it runs. */
+  deleteEnvironment(env: IEnvironment, options?: { force?: boolean }): Promise<ITrackedOperation>;
+  /** Copy the environment into the new folder `path`, then sync the copy. */
+  copyEnvironment(env: IEnvironment, path: string): Promise<ITrackedOperation>;
 }
 
 /**

@@ -117,14 +117,21 @@ class Lab:
 
 
 def start_lab(
-    root: Path, home: Path, uv_cache_dir: Path, log_path: Path, extra_args: Sequence[str] = ()
+    root: Path,
+    home: Path,
+    uv_cache_dir: Path,
+    log_path: Path,
+    extra_args: Sequence[str] = (),
+    argv_prefix: Sequence[str] = (),
 ) -> Lab:
     """``extra_args`` are added to jupyter lab's command line (e.g. another
-    ``--UvKernels.roots=DIR``: repeated, a list option gains an item)."""
+    ``--UvKernels.roots=DIR``: repeated, a list option gains an item); ``argv_prefix`` runs
+    it under another command (e.g. ``unshare -U``, where permission bits apply to root)."""
     env = hermetic_environ(home, uv_cache_dir)
     quiet_lab_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
     port = free_port()
     argv = [
+        *argv_prefix,
         sys.executable,
         "-m",
         "jupyterlab",
@@ -316,13 +323,21 @@ def badge(page: Any, name: str) -> Any:
     return env_item(page, name).locator(".jp-UvKernels-env-header .jp-UvKernels-badge")
 
 
-def expand(page: Any, name: str) -> Any:
+def env_view(page: Any, name: str) -> Any:
+    """The main-area view of the environment named ``name`` (open or not)."""
+    return page.locator(f'#jp-main-dock-panel .jp-UvKernels-view[data-env-name="{name}"]')
+
+
+def open_view(page: Any, name: str) -> Any:
+    """Open the environment's main-area view by clicking it in the sidebar list (the
+    panel is shown first if another sidebar took its place); returns the view."""
     item = env_item(page, name)
-    header = item.locator(".jp-UvKernels-env-header")
-    if header.get_attribute("aria-expanded") != "true":
-        header.click()
-    item.locator(".jp-UvKernels-detail").wait_for()
-    return item
+    if not item.is_visible():
+        show_panel(page, None)
+    item.locator(".jp-UvKernels-env-header").click()
+    view = env_view(page, name)
+    view.locator(".jp-UvKernels-detail").wait_for()
+    return view
 
 
 def screenshot(page: Any, artifacts: Path, name: str, *, panel_only: bool = False) -> Path:

@@ -24,12 +24,12 @@ from .conftest import (
     Lab,
     badge,
     env_item,
-    expand,
+    env_view,
     open_lab,
+    open_view,
     panel,
     running_lab,
     screenshot,
-    show_panel,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -151,19 +151,16 @@ def test_panel_lists_environments_by_root_with_badges(page: Any, lab: Lab, artif
     page.get_by_label("Filter environments").fill("")
     expect(env_item(page, "analysis")).to_be_visible()
 
-    # Keyboard: an environment opens with Enter and closes with Space.
+    # Keyboard: Enter on an environment opens its view in the main area.
     header = env_item(page, "gone").locator(".jp-UvKernels-env-header")
     header.focus()
     page.keyboard.press("Enter")
-    expect(header).to_have_attribute("aria-expanded", "true")
-    expect(env_item(page, "gone").locator(".jp-UvKernels-problem")).to_have_text(
+    expect(env_view(page, "gone").locator(".jp-UvKernels-problem")).to_have_text(
         records["gone"]["problem"]
     )
-    page.keyboard.press(" ")
-    expect(header).to_have_attribute("aria-expanded", "false")
 
     # Every control in the panel has an accessible name.
-    expand(page, "analysis")
+    open_view(page, "analysis")
     page.get_by_role("button", name="New environment").click()
     unnamed = panel(page).evaluate(
         """el => [...el.querySelectorAll('button, input, select, textarea, [tabindex]')]
@@ -181,7 +178,7 @@ def test_panel_lists_environments_by_root_with_badges(page: Any, lab: Lab, artif
 
 
 def test_sync_makes_an_out_of_sync_project_ready(page: Any, lab: Lab, artifacts: Path) -> None:
-    item = expand(page, "drifted")
+    item = open_view(page, "drifted")
     # The detail view runs the exact check (uv sync --check), not only the mtime estimate.
     expect(item.locator('[data-check="drift"]')).to_contain_text("out of sync with uv.lock")
     item.get_by_role("button", name="Sync drifted").click()
@@ -207,7 +204,7 @@ def test_sync_makes_an_out_of_sync_project_ready(page: Any, lab: Lab, artifacts:
 def test_bad_requirements_are_refused_with_a_clear_message(
     page: Any, lab: Lab, artifacts: Path
 ) -> None:
-    item = expand(page, "analysis")
+    item = open_view(page, "analysis")
     box = item.get_by_label("Add packages to analysis")
 
     # Option-shaped input never leaves the browser.
@@ -285,7 +282,7 @@ def test_create_a_venv_from_the_form(page: Any, lab: Lab, artifacts: Path) -> No
     expect(card).to_be_visible(timeout=15_000)
 
     # "New notebook" opens a notebook on that kernel.
-    item = expand(page, "fresh")
+    item = open_view(page, "fresh")
     expect(item.locator(".jp-UvKernels-package-name", has_text="six")).to_be_visible()
     item.get_by_role("button", name="New notebook with the fresh kernel").click()
     expect(page.locator(".jp-NotebookPanel .jp-KernelName").first).to_have_text(
@@ -294,7 +291,7 @@ def test_create_a_venv_from_the_form(page: Any, lab: Lab, artifacts: Path) -> No
     screenshot(page, artifacts, "created-and-launched")
 
     # Removing a package asks first, then runs `uv pip uninstall` and the list updates.
-    show_panel(page)
+    item = open_view(page, "fresh")
     item.get_by_role("button", name="Remove six").click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_contain_text("Remove six?")
@@ -310,14 +307,14 @@ def test_cancel_a_slow_operation_while_another_runs(
     page: Any, lab: Lab, artifacts: Path, tmp_path: Path
 ) -> None:
     slow = make_slow_package(tmp_path / "slowpkg")
-    plain = expand(page, "plain-tools")
+    plain = open_view(page, "plain-tools")
     plain.get_by_label("Add packages to plain-tools").fill(f"slowpkg @ {slow.as_uri()}")
     plain.get_by_role("button", name="Add the packages to plain-tools").click()
     slow_op = page.locator("#jp-uv-kernels .jp-UvKernels-operation", has_text="Add slowpkg")
     expect(slow_op).to_have_attribute("data-state", "running", timeout=30_000)
 
     # A second operation on another environment runs alongside and finishes on its own.
-    side = expand(page, "side-tools")
+    side = open_view(page, "side-tools")
     side.get_by_role("button", name="Register kernel for side-tools").click()
     side_op = page.locator(
         "#jp-uv-kernels .jp-UvKernels-operation", has_text="Register kernel for side-tools"
@@ -341,7 +338,7 @@ def test_unregister_asks_first_then_removes_the_kernel(
 ) -> None:
     kernel = lab.environments()["analysis"]["kernel"]
     assert kernel in lab.api("api/kernelspecs")["kernelspecs"]
-    item = expand(page, "analysis")
+    item = open_view(page, "analysis")
     expect(item.locator(".jp-UvKernels-nokernel")).to_have_count(0)
     item.get_by_role("button", name="Unregister kernel of analysis").click()
     dialog = page.locator(".jp-Dialog")
@@ -357,7 +354,7 @@ def test_unregister_asks_first_then_removes_the_kernel(
     # Still "ready", but the row and the detail say there is no kernel, and Register is the
     # primary action (the only way to a notebook from here).
     expect(badge(page, "analysis")).to_have_attribute("data-status", "ready")
-    marker = item.locator(".jp-UvKernels-env-header .jp-UvKernels-nokernel")
+    marker = env_item(page, "analysis").locator(".jp-UvKernels-env-header .jp-UvKernels-nokernel")
     expect(marker).to_have_text("no kernel")
     expect(item.locator(".jp-UvKernels-kernel-none")).to_contain_text("none")
     expect(register).to_have_class(re.compile("jp-mod-accept"))
@@ -397,7 +394,7 @@ def test_plain_venvs_can_be_hidden_by_a_setting(browser: Any, lab: Lab, artifact
 def test_panel_follows_the_theme(browser: Any, lab: Lab, artifacts: Path) -> None:
     page = open_lab(browser, lab, artifacts)
     try:
-        expand(page, "drifted")
+        open_view(page, "drifted")
         background = "el => getComputedStyle(el).backgroundColor"
         light = page.locator("#jp-uv-kernels").evaluate(background)
         screenshot(page, artifacts, "panel-light", panel_only=True)

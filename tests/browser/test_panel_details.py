@@ -23,9 +23,9 @@ from .conftest import (
     Lab,
     badge,
     env_item,
-    expand,
     label_in_name_violations,
     open_lab,
+    open_view,
     panel,
     running_lab,
     screenshot,
@@ -76,6 +76,16 @@ def env_by_path(page: Any, lab: Lab, path: Path) -> Any:
     return page.locator(f'#jp-uv-kernels .jp-UvKernels-env[data-env-id="{env_id}"]')
 
 
+def view_by_path(page: Any, lab: Lab, path: Path) -> Any:
+    """Open the main-area view of the environment at ``path`` from its row; returns it."""
+    env_by_path(page, lab, path).locator(".jp-UvKernels-env-header").click()
+    records = lab.api("uv-kernels/environments")["environments"]
+    env_id = next(e["id"] for e in records if e["path"] == str(path))
+    view = page.locator(f'#jp-main-dock-panel .jp-UvKernels-view[data-env-id="{env_id}"]')
+    view.locator(".jp-UvKernels-detail").wait_for()
+    return view
+
+
 def package_row(item: Any, name: str) -> Any:
     return item.locator(f'.jp-UvKernels-package[data-package="{name}"]')
 
@@ -91,7 +101,7 @@ def test_direct_dependencies_come_first_by_group_and_only_they_can_be_removed(
     page: Any, lab: Lab, artifacts: Path
 ) -> None:
     project = lab.root / "layered"
-    item = expand(page, "layered")
+    item = open_view(page, "layered")
     direct = item.locator(".jp-UvKernels-direct .jp-UvKernels-package")
     # [project] dependencies first, then the dev group, then the extra; by name within.
     expect(direct).to_have_count(4)
@@ -140,7 +150,7 @@ def test_direct_dependencies_come_first_by_group_and_only_they_can_be_removed(
 def test_a_venv_refuses_removing_a_needed_package_until_remove_anyway(
     page: Any, lab: Lab, artifacts: Path
 ) -> None:
-    item = expand(page, "toolbox")
+    item = open_view(page, "toolbox")
     rows = item.locator(".jp-UvKernels-package")
     expect(package_row(item, "comm")).to_be_visible()
     # In a venv every package keeps its remove button.
@@ -152,7 +162,9 @@ def test_a_venv_refuses_removing_a_needed_package_until_remove_anyway(
     expect(alert).to_contain_text("comm is required by ipykernel")
     expect(alert).to_contain_text("use Remove anyway")
     expect(alert).not_to_contain_text("force=true")  # the API's words stay in the tooltip
-    assert label_in_name_violations(page) == []  # "Remove anyway" and "Dismiss" included
+    toolbox_view = '#jp-main-dock-panel .jp-UvKernels-view[data-env-name="toolbox"]'
+    # "Remove anyway" and "Dismiss" included.
+    assert label_in_name_violations(page, toolbox_view) == []
     screenshot(page, artifacts, "remove-refused-venv", panel_only=True)
 
     alert.get_by_role("button", name="Remove anyway").click()
@@ -200,7 +212,7 @@ def test_refused_and_failed_creates_keep_the_form_and_say_why_next_to_the_cause(
 def test_problems_name_the_button_that_fixes_them(page: Any, lab: Lab, artifacts: Path) -> None:
     records = lab.environments()
 
-    bare = expand(page, "bare")
+    bare = open_view(page, "bare")
     problem = bare.locator(".jp-UvKernels-problem")
     expect(problem).to_contain_text("ipykernel is not installed.")
     expect(problem).to_contain_text("Use Register kernel below")
@@ -211,7 +223,7 @@ def test_problems_name_the_button_that_fixes_them(page: Any, lab: Lab, artifacts
     register = bare.get_by_role("button", name="Register kernel for bare")
     expect(register).to_have_class(re.compile("jp-mod-accept"))
 
-    clone = expand(page, "fresh-clone")
+    clone = open_view(page, "fresh-clone")
     problem = clone.locator(".jp-UvKernels-problem")
     expect(problem).to_contain_text("The project has no .venv yet.")
     expect(problem).to_contain_text("Use Sync below")
@@ -243,9 +255,8 @@ def test_at_the_default_sidebar_width_names_and_operations_read_in_full(
         status = panel(page).locator(".jp-UvKernels-scan-time")
         before = status.inner_text()
         for folder in ("a", "b"):
-            row = env_by_path(page, lab, lab.root / folder / "twin")
-            row.locator(".jp-UvKernels-env-header").click()
-            row.get_by_role("button", name="Sync twin").click()
+            view = view_by_path(page, lab, lab.root / folder / "twin")
+            view.get_by_role("button", name="Sync twin").click()
         ops = panel(page).locator(".jp-UvKernels-operation")
         expect(ops).to_have_count(2)
         for i in range(2):
@@ -291,12 +302,11 @@ def test_every_control_s_accessible_name_contains_its_visible_label(
     """WCAG 2.5.3 (label in name), for every button, link and field of the panel: with the
     form open, a project's packages unfolded, an environment without a kernel, and an
     operation listed."""
-    twin = env_by_path(page, lab, lab.root / "b" / "twin")
-    twin.locator(".jp-UvKernels-env-header").click()
+    twin = view_by_path(page, lab, lab.root / "b" / "twin")
     twin.get_by_role("button", name="Sync twin").click()
-    layered = expand(page, "layered")
+    layered = open_view(page, "layered")
     layered.get_by_role("button", name=re.compile("^Other installed packages")).click()
-    expand(page, "bare")
+    open_view(page, "bare")
     panel(page).get_by_role("button", name="New environment").click()
     expect(page.get_by_role("form", name="New environment")).to_be_visible()
     expect(panel(page).locator(".jp-UvKernels-operation")).not_to_have_count(0)
@@ -307,3 +317,10 @@ def test_every_control_s_accessible_name_contains_its_visible_label(
         "data-state", "succeeded", timeout=OPERATION_TIMEOUT_MS
     )
     assert label_in_name_violations(page) == []
+    # The main-area view too, with its tree and its updates unfolded.
+    view = open_view(page, "layered")
+    view.get_by_role("button", name="Tree", exact=True).click()
+    view.locator(".jp-UvKernels-tree-node").first.wait_for()
+    view.get_by_role("button", name="Updates", exact=True).click()
+    layered_view = '#jp-main-dock-panel .jp-UvKernels-view[data-env-name="layered"]'
+    assert label_in_name_violations(page, layered_view) == []

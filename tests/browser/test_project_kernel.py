@@ -25,8 +25,8 @@ from tests.conftest import make_project, make_venv, uv
 from .conftest import (
     Lab,
     env_item,
-    expand,
     open_lab,
+    open_view,
     running_lab,
     screenshot,
     show_panel,
@@ -153,7 +153,7 @@ def python_version(venv: Path) -> str:
 def new_notebook_in_project(page: Any, name: str) -> None:
     """Click "New notebook in project" for ``name``; returns once the provenance of the new
     notebook has been answered (the panel fetches it when the kernel starts)."""
-    item = expand(page, name)
+    item = open_view(page, name)
     button = item.get_by_role("button", name=f"New notebook in project {name}")
     with page.expect_response(is_provenance_reply(PROJECT_KERNEL), timeout=60_000) as reply:
         button.click()
@@ -171,7 +171,7 @@ def test_given_a_project_under_the_server_root_when_new_notebook_in_project_then
     assert PROJECT_KERNEL in specs  # the server wrote it
     project = lab.root / "studies" / "analysis"
 
-    item = expand(page, "analysis")
+    item = open_view(page, "analysis")
     actions = item.get_by_role("group", name="Actions for analysis")
     in_project = actions.get_by_role("button", name="New notebook in project analysis")
     on_kernel = actions.get_by_role("button", name="New notebook on this kernel (analysis)")
@@ -255,7 +255,7 @@ def test_given_recording_is_turned_off_when_a_notebook_is_saved_then_no_provenan
     lab.api(SETTINGS_URL, "PUT", {"raw": json.dumps({"recordProvenance": False})})
     page = open_lab(browser, lab, artifacts)
     try:
-        expand(page, "quiet").get_by_role("button", name="New notebook in project quiet").click()
+        open_view(page, "quiet").get_by_role("button", name="New notebook in project quiet").click()
         expect(notebook(page).locator(".jp-KernelName")).to_have_text(
             PROJECT_KERNEL_DISPLAY_NAME, timeout=30_000
         )
@@ -277,7 +277,7 @@ def test_given_a_venv_when_expanded_then_only_new_notebook_is_offered(
 ) -> None:
     record = lab.environments()["tools"]
     assert record["kind"] == "venv" and record["kernel"]
-    item = expand(page, "tools")
+    item = open_view(page, "tools")
     actions = item.get_by_role("group", name="Actions for tools")
     expect(actions.get_by_role("button", name="New notebook with the tools kernel")).to_have_text(
         "New notebook"
@@ -292,7 +292,7 @@ def test_given_a_project_outside_the_server_root_when_expanded_then_only_new_not
     record = lab.environments()["outside"]
     assert record["kind"] == "project" and record["kernel"]
     assert not Path(record["path"]).is_relative_to(lab.root)
-    item = expand(page, "outside")
+    item = open_view(page, "outside")
     actions = item.get_by_role("group", name="Actions for outside")
     expect(actions.get_by_role("button", name=re.compile("^New notebook"))).to_have_count(1)
     expect(actions.get_by_role("button", name="New notebook with the outside kernel")).to_have_text(

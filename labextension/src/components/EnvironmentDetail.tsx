@@ -3,7 +3,7 @@ import * as React from 'react';
 import { errorMessage } from '../api';
 import { failureSummary } from '../operations';
 import { FIX_LABELS, panelProblem } from '../problems';
-import { IEnvironment, IEnvironmentDetails, ITrackedOperation } from '../tokens';
+import { IEnvironment, IEnvironmentDetails, IPackage, ITrackedOperation } from '../tokens';
 import { parseRequirements } from '../validate';
 import {
   InlineError,
@@ -15,6 +15,7 @@ import {
   useSignals,
   whenFinished
 } from './common';
+import { limitPackages, PACKAGE_PAGE } from '../view/format';
 import { Checks } from './Checks';
 import { PackageList } from './PackageList';
 
@@ -25,6 +26,10 @@ interface IProps {
   env: IEnvironment;
   models: IPanelModels;
   host: IPanelHost;
+  /** More facts for the Overview (the main-area view adds kind, Python and size). */
+  extraFacts?: React.ReactNode;
+  /** More buttons on each package row (the view adds Upgrade and "Why?"). */
+  packageActions?: (pkg: IPackage, removable: boolean) => React.ReactNode;
 }
 
 /** An error next to what caused it: the message, and the full text for the tooltip. */
@@ -60,7 +65,11 @@ export async function runWithInlineErrors(
   return done;
 }
 
-/** The expanded part of one environment: actions, packages, drift and `uv pip check`. */
+/**
+ * One environment in the main-area view: its Overview (facts, actions, the lock check and
+ * `uv pip check`) and its Dependencies (the Add box and the packages). A read-only
+ * environment offers no action that would change it.
+ */
 export function EnvironmentDetail(props: IProps): JSX.Element {
   const { env, models, host } = props;
   const { environments, operations, actions } = models;
@@ -70,6 +79,8 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   const [packagesText, setPackagesText] = React.useState('');
   const [inputError, setInputError] = React.useState<IShownError | null>(null);
   const [actionError, setActionError] = React.useState<IShownError | null>(null);
+  const [packageFilter, setPackageFilter] = React.useState('');
+  const [packageLimit, setPackageLimit] = React.useState(PACKAGE_PAGE);
   // "New notebook in project" appears once the uv-project kernelspec is known.
   useSignals(host.kernelspecsChanged, operations.changed);
 
@@ -103,6 +114,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   }, [operations, env.id, load]);
 
   const busy = operations.isBusy(env);
+  const readOnly = !!env.read_only;
   const problem = panelProblem(env);
   const noKernel = lacksKernel(env);
 
@@ -150,6 +162,41 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
     }
   };
 
+  // A long list (hundreds of packages) renders a page at a time, with a filter.
+  const paged = (d: IEnvironmentDetails): ReturnType<typeof limitPackages<IPackage>> =>
+    limitPackages(d.packages, packageFilter, packageLimit);
+  const pagedDetails = (d: IEnvironmentDetails): IEnvironmentDetails =>
+    d.packages.length > PACKAGE_PAGE ? { ...d, packages: paged(d).shown } : d;
+  const pagingControls = (d: IEnvironmentDetails): JSX.Element => {
+    const { matching, hidden } = paged(d);
+    return (
+      <div className="jp-UvKernels-row jp-UvKernels-paging">
+        <input
+          type="search"
+          className="jp-UvKernels-input"
+          placeholder={`Filter ${d.packages.length} packages`}
+          aria-label={`Filter the packages of ${env.name}`}
+          value={packageFilter}
+          onChange={event => {
+            setPackageFilter(event.target.value);
+            setPackageLimit(PACKAGE_PAGE);
+          }}
+        />
+        <span className="jp-UvKernels-muted jp-UvKernels-paging-count">
+          {hidden > 0 ? `${matching - hidden} of ${matching} shown` : `${matching} shown`}
+        </span>
+        {hidden > 0 && (
+          <TextButton
+            aria-label={`Show ${Math.min(hidden, PACKAGE_PAGE)} more packages`}
+            onClick={() => setPackageLimit(limit => limit + PACKAGE_PAGE)}
+          >
+            Show {Math.min(hidden, PACKAGE_PAGE)} more
+          </TextButton>
+        )}
+      </div>
+    );
+  };
+
   const fileBrowserPath = host.fileBrowserPath(env);
   const inProject = host.canOpenInProject(env);
   const inputId = `jp-UvKernels-add-${env.id}`;
@@ -159,8 +206,13 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   // the primary one; otherwise a new notebook is.
   const primary = problem?.fix ?? (noKernel ? 'register' : null);
 
+  const overviewId = `jp-UvKernels-overview-${env.id}`;
+  const depsId = `jp-UvKernels-dependencies-${env.id}`;
   return (
     <div className="jp-UvKernels-detail" aria-busy={loading}>
+      <h2 id={overviewId} className="jp-UvKernels-view-heading">
+        Overview
+      </h2>
       <dl className="jp-UvKernels-facts">
         <dt>Path</dt>
         <dd title={env.path}>{env.path}</dd>
@@ -180,6 +232,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
             </dd>
           </>
         )}
+        {props.extraFacts}
       </dl>
 
       <div
@@ -188,7 +241,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         aria-label={`Actions for ${env.name}`}
         aria-describedby={actionError ? actionErrorId : undefined}
       >
-        {env.kind === 'project' && (
+        {env.kind === 'project' && !readOnly && (
           <TextButton
             accept={primary === 'sync'}
             aria-label={`Sync ${env.name}`}
@@ -199,7 +252,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
             {FIX_LABELS.sync}
           </TextButton>
         )}
-        {env.kind === 'project' && primary === 'relock' && (
+        {env.kind === 'project' && primary === 'relock' && !readOnly && (
           <TextButton
             accept
             aria-label={`Relock and sync ${env.name}`}
@@ -210,7 +263,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
             {FIX_LABELS.relock}
           </TextButton>
         )}
-        {env.kernel ? (
+        {readOnly && !env.kernel ? null : env.kernel ? (
           <TextButton
             aria-label={`Unregister kernel of ${env.name}`}
             title="Remove the kernelspec (the environment stays)"
@@ -279,8 +332,17 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
       {actionError && (
         <InlineError id={actionErrorId} message={actionError.message} title={actionError.title} />
       )}
+      {details && <Checks details={details} />}
+      <h2 id={depsId} className="jp-UvKernels-view-heading">
+        Dependencies
+      </h2>
+      {readOnly && (
+        <div className="jp-UvKernels-muted jp-UvKernels-readonly-note">
+          Read-only: you cannot change this environment. Use Copy… to make your own.
+        </div>
+      )}
 
-      {env.venv && env.status !== 'broken' && (
+      {env.venv && env.status !== 'broken' && !readOnly && (
         <form
           className="jp-UvKernels-add"
           onSubmit={event => {
@@ -328,8 +390,16 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         </div>
       )}
       {loading && !details && <div className="jp-UvKernels-muted">Checking the environment…</div>}
-      {details && <Checks details={details} />}
-      {details && <PackageList env={env} details={details} models={models} host={host} />}
+      {details && details.packages.length > PACKAGE_PAGE && pagingControls(details)}
+      {details && (
+        <PackageList
+          env={env}
+          details={pagedDetails(details)}
+          models={models}
+          host={host}
+          rowActions={props.packageActions}
+        />
+      )}
     </div>
   );
 }

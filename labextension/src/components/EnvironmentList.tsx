@@ -7,10 +7,10 @@ import {
   IPanelModels,
   lacksKernel,
   NoKernelMarker,
+  ReadOnlyBadge,
   StatusBadge,
   useSignals
 } from './common';
-import { EnvironmentDetail } from './EnvironmentDetail';
 import { NewEnvironmentForm } from './NewEnvironmentForm';
 
 interface IProps {
@@ -73,7 +73,6 @@ export function EnvironmentList(props: IProps): JSX.Element {
   const model = models.environments;
   useSignals(model.changed, models.operations.changed);
   const [filter, setFilter] = React.useState('');
-  const [expanded, setExpanded] = React.useState<Set<string>>(new Set());
   const [collapsedRoots, setCollapsedRoots] = React.useState<Set<string>>(new Set());
 
   const toggle = (set: Set<string>, key: string): Set<string> => {
@@ -137,14 +136,7 @@ export function EnvironmentList(props: IProps): JSX.Element {
                   </li>
                 )}
                 {envs.map(env => (
-                  <EnvironmentItem
-                    key={env.id}
-                    env={env}
-                    models={models}
-                    host={host}
-                    expanded={expanded.has(env.id)}
-                    onToggle={() => setExpanded(toggle(expanded, env.id))}
-                  />
+                  <EnvironmentItem key={env.id} env={env} models={models} host={host} />
                 ))}
               </ul>
             )}
@@ -206,36 +198,29 @@ function ScanStatus(props: {
   );
 }
 
+/** One environment of the list; clicking it opens its main-area view. */
 function EnvironmentItem(props: {
   env: IEnvironment;
   models: IPanelModels;
   host: IPanelHost;
-  expanded: boolean;
-  onToggle: () => void;
 }): JSX.Element {
-  const { env, expanded } = props;
-  const detailId = `jp-UvKernels-detail-${env.id}`;
+  const { env } = props;
   const running = props.models.operations.isBusy(env);
   return (
     <li className="jp-UvKernels-env" data-env-id={env.id} data-env-name={env.name}>
       <button
         type="button"
         className="jp-UvKernels-env-header"
-        aria-expanded={expanded}
-        aria-controls={detailId}
-        onClick={props.onToggle}
+        title={`Open ${env.name}: overview, dependencies, tree, updates and operations`}
+        onClick={() => props.host.openEnvironment(env)}
       >
-        {expanded ? (
-          <caretDownIcon.react tag="span" className="jp-UvKernels-caret" />
-        ) : (
-          <caretRightIcon.react tag="span" className="jp-UvKernels-caret" />
-        )}
         <span className="jp-UvKernels-env-main">
           <span className="jp-UvKernels-env-title">
             <span className="jp-UvKernels-env-name">{env.name}</span>
             {running && <span className="jp-UvKernels-busy" title="An operation is running" />}
             <span className="jp-UvKernels-badges">
               <StatusBadge env={env} />
+              {env.read_only && <ReadOnlyBadge />}
               {lacksKernel(env) && <NoKernelMarker />}
             </span>
           </span>
@@ -248,11 +233,6 @@ function EnvironmentItem(props: {
           </span>
         </span>
       </button>
-      {expanded && (
-        <div id={detailId}>
-          <EnvironmentDetail env={env} models={props.models} host={props.host} />
-        </div>
-      )}
     </li>
   );
 }

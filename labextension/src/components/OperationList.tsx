@@ -28,16 +28,24 @@ function operationTime(op: IOperation): string {
 }
 
 /** Running and recent operations, each with its live log and a cancel button. */
-export function OperationList(props: { models: IPanelModels; host: IPanelHost }): JSX.Element {
-  const { models } = props;
+export function OperationList(props: {
+  models: IPanelModels;
+  host: IPanelHost;
+  /** Show only these operations (the main-area view: the ones on its environment). */
+  filter?: (op: IOperation) => boolean;
+  /** What to say when there is none. */
+  emptyText?: string;
+}): JSX.Element {
+  const { models, filter } = props;
   const model = models.operations;
   useSignals(model.changed, model.operationChanged, models.environments.changed);
-  const operations = [...model.operations].reverse();
+  const operations = [...model.operations].filter(t => !filter || filter(t.operation)).reverse();
   if (!operations.length) {
     return (
       <div className="jp-UvKernels-operations jp-UvKernels-muted jp-UvKernels-empty">
-        No operations yet. Syncing, adding packages or creating an environment shows its uv output
-        here.
+        {props.emptyText ??
+          'No operations yet. Syncing, adding packages or creating an environment shows its uv ' +
+            'output here.'}
       </div>
     );
   }

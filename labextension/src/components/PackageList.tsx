@@ -72,6 +72,8 @@ export function PackageList(props: {
   details: IEnvironmentDetails;
   models: IPanelModels;
   host: IPanelHost;
+  /** More buttons at the end of each row (the main-area view: Upgrade, "Why?"). */
+  rowActions?: (pkg: IPackage, removable: boolean) => React.ReactNode;
 }): JSX.Element {
   const { env, details, models, host } = props;
   const addBox = props.addBox !== false && (
@@ -138,7 +140,8 @@ export function PackageList(props: {
           </span>
         )}
         <span className="jp-UvKernels-package-version">{pkg.version}</span>
-        {removable && (
+        {props.rowActions?.(pkg, removable)}
+        {removable && !env.read_only && (
           <ToolbarButtonComponent
             className="jp-UvKernels-remove"
             icon={closeIcon}

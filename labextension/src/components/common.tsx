@@ -42,6 +42,8 @@ export interface IPanelHost {
   showInFileBrowser(env: IEnvironment): Promise<void>;
   notifyError(message: string): void;
   notifySuccess(message: string): void;
+  /** Open the environment's main-area view (clicking it in the sidebar list). */
+  openEnvironment(env: IEnvironment): void;
 }
 
 /** Re-render whenever any of the signals fires. */
@@ -112,6 +114,19 @@ export function StatusBadge(props: { env: IEnvironment }): JSX.Element {
       data-status={env.status}
     >
       {STATUS_LABELS[env.status] ?? env.status}
+    </span>
+  );
+}
+
+/** "read-only": the folder is not writable by this user; Copy it to change it. */
+export function ReadOnlyBadge(): JSX.Element {
+  return (
+    <span
+      className="jp-UvKernels-badge jp-UvKernels-badge-readonly"
+      data-status="read-only"
+      title="Read-only: you cannot sync, add, remove, upgrade or delete here. Copy it to your own folder instead."
+    >
+      read-only
     </span>
   );
 }
