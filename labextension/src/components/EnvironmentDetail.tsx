@@ -4,7 +4,6 @@ import { errorMessage } from '../api';
 import { failureSummary } from '../operations';
 import { FIX_LABELS, panelProblem } from '../problems';
 import { IEnvironment, IEnvironmentDetails, IPackage, ITrackedOperation } from '../tokens';
-import { parseRequirements } from '../validate';
 import {
   InlineError,
   IPanelHost,
@@ -76,8 +75,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   const [details, setDetails] = React.useState<IEnvironmentDetails | null>(null);
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
-  const [packagesText, setPackagesText] = React.useState('');
-  const [inputError, setInputError] = React.useState<IShownError | null>(null);
   const [actionError, setActionError] = React.useState<IShownError | null>(null);
   const [packageFilter, setPackageFilter] = React.useState('');
   const [packageLimit, setPackageLimit] = React.useState(PACKAGE_PAGE);
@@ -120,27 +117,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
 
   const run = (start: () => Promise<ITrackedOperation>): void => {
     void runWithInlineErrors(models, start, setActionError);
-  };
-
-  const addPackages = async (): Promise<void> => {
-    const parsed = parseRequirements(packagesText);
-    if (parsed.errors.length) {
-      setInputError({ message: parsed.errors.join(' ') });
-      return;
-    }
-    if (!parsed.requirements.length) {
-      setInputError({ message: 'Type one or more requirements, e.g. numpy xarray>=2024.1' });
-      return;
-    }
-    const done = await runWithInlineErrors(
-      models,
-      () => actions.addPackages(env, parsed.requirements),
-      setInputError
-    );
-    // The text stays until the packages are in, so a typo can be fixed and sent again.
-    if (done?.operation.state === 'succeeded') {
-      setPackagesText(text => (text === packagesText ? '' : text));
-    }
   };
 
   const unregister = async (): Promise<void> => {
@@ -199,8 +175,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
 
   const fileBrowserPath = host.fileBrowserPath(env);
   const inProject = host.canOpenInProject(env);
-  const inputId = `jp-UvKernels-add-${env.id}`;
-  const errorId = `${inputId}-error`;
   const actionErrorId = `jp-UvKernels-action-error-${env.id}`;
   // The button that fixes the problem, or Register for a working env without a kernel, is
   // the primary one; otherwise a new notebook is.
@@ -336,54 +310,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
       <h2 id={depsId} className="jp-UvKernels-view-heading">
         Dependencies
       </h2>
-      {readOnly && (
-        <div className="jp-UvKernels-muted jp-UvKernels-readonly-note">
-          Read-only: you cannot change this environment. Use Copy… to make your own.
-        </div>
-      )}
-
-      {env.venv && env.status !== 'broken' && !readOnly && (
-        <form
-          className="jp-UvKernels-add"
-          onSubmit={event => {
-            event.preventDefault();
-            void addPackages();
-          }}
-        >
-          <label htmlFor={inputId} className="jp-UvKernels-label">
-            Add packages
-          </label>
-          <div className="jp-UvKernels-row">
-            <input
-              id={inputId}
-              className="jp-UvKernels-input"
-              type="text"
-              value={packagesText}
-              placeholder="numpy xarray>=2024.1"
-              aria-label={`Add packages to ${env.name}`}
-              aria-invalid={inputError !== null}
-              aria-describedby={inputError ? errorId : undefined}
-              spellCheck={false}
-              onChange={event => {
-                setPackagesText(event.target.value);
-                setInputError(null);
-              }}
-            />
-            <TextButton
-              accept
-              type="submit"
-              aria-label={`Add the packages to ${env.name}`}
-              disabled={busy || !packagesText.trim()}
-            >
-              Add
-            </TextButton>
-          </div>
-          {inputError && (
-            <InlineError id={errorId} message={inputError.message} title={inputError.title} />
-          )}
-        </form>
-      )}
-
+      {/* The Add box (or, read-only, a note) heads the PackageList. */}
       {loadError && (
         <div className="jp-UvKernels-error" role="alert">
           {loadError}
