@@ -4,7 +4,6 @@ import { errorMessage } from '../api';
 import { failureSummary } from '../operations';
 import { FIX_LABELS, panelProblem } from '../problems';
 import { IEnvironment, IEnvironmentDetails, IPackage, ITrackedOperation } from '../tokens';
-import { parseRequirements } from '../validate';
 import {
   InlineError,
   IPanelHost,
@@ -16,6 +15,7 @@ import {
   whenFinished
 } from './common';
 import { limitPackages, PACKAGE_PAGE } from '../view/format';
+import { AddPackagesBox } from './AddPackagesBox';
 import { Checks } from './Checks';
 import { PackageList } from './PackageList';
 
@@ -76,8 +76,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   const [details, setDetails] = React.useState<IEnvironmentDetails | null>(null);
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
-  const [packagesText, setPackagesText] = React.useState('');
-  const [inputError, setInputError] = React.useState<IShownError | null>(null);
   const [actionError, setActionError] = React.useState<IShownError | null>(null);
   const [packageFilter, setPackageFilter] = React.useState('');
   const [packageLimit, setPackageLimit] = React.useState(PACKAGE_PAGE);
@@ -120,27 +118,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
 
   const run = (start: () => Promise<ITrackedOperation>): void => {
     void runWithInlineErrors(models, start, setActionError);
-  };
-
-  const addPackages = async (): Promise<void> => {
-    const parsed = parseRequirements(packagesText);
-    if (parsed.errors.length) {
-      setInputError({ message: parsed.errors.join(' ') });
-      return;
-    }
-    if (!parsed.requirements.length) {
-      setInputError({ message: 'Type one or more requirements, e.g. numpy xarray>=2024.1' });
-      return;
-    }
-    const done = await runWithInlineErrors(
-      models,
-      () => actions.addPackages(env, parsed.requirements),
-      setInputError
-    );
-    // The text stays until the packages are in, so a typo can be fixed and sent again.
-    if (done?.operation.state === 'succeeded') {
-      setPackagesText(text => (text === packagesText ? '' : text));
-    }
   };
 
   const unregister = async (): Promise<void> => {
@@ -199,8 +176,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
 
   const fileBrowserPath = host.fileBrowserPath(env);
   const inProject = host.canOpenInProject(env);
-  const inputId = `jp-UvKernels-add-${env.id}`;
-  const errorId = `${inputId}-error`;
   const actionErrorId = `jp-UvKernels-action-error-${env.id}`;
   // The button that fixes the problem, or Register for a working env without a kernel, is
   // the primary one; otherwise a new notebook is.
@@ -336,53 +311,6 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
       <h2 id={depsId} className="jp-UvKernels-view-heading">
         Dependencies
       </h2>
-      {readOnly && (
-        <div className="jp-UvKernels-muted jp-UvKernels-readonly-note">
-          Read-only: you cannot change this environment. Use Copy… to make your own.
-        </div>
-      )}
-
-      {env.venv && env.status !== 'broken' && !readOnly && (
-        <form
-          className="jp-UvKernels-add"
-          onSubmit={event => {
-            event.preventDefault();
-            void addPackages();
-          }}
-        >
-          <label htmlFor={inputId} className="jp-UvKernels-label">
-            Add packages
-          </label>
-          <div className="jp-UvKernels-row">
-            <input
-              id={inputId}
-              className="jp-UvKernels-input"
-              type="text"
-              value={packagesText}
-              placeholder="numpy xarray>=2024.1"
-              aria-label={`Add packages to ${env.name}`}
-              aria-invalid={inputError !== null}
-              aria-describedby={inputError ? errorId : undefined}
-              spellCheck={false}
-              onChange={event => {
-                setPackagesText(event.target.value);
-                setInputError(null);
-              }}
-            />
-            <TextButton
-              accept
-              type="submit"
-              aria-label={`Add the packages to ${env.name}`}
-              disabled={busy || !packagesText.trim()}
-            >
-              Add
-            </TextButton>
-          </div>
-          {inputError && (
-            <InlineError id={errorId} message={inputError.message} title={inputError.title} />
-          )}
-        </form>
-      )}
 
       {loadError && (
         <div className="jp-UvKernels-error" role="alert">
@@ -390,6 +318,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         </div>
       )}
       {loading && !details && <div className="jp-UvKernels-muted">Checking the environment…</div>}
+      {details && <AddPackagesBox env={env} models={models} indexes={details.indexes ?? []} />}
       {details && details.packages.length > PACKAGE_PAGE && pagingControls(details)}
       {details && (
         <PackageList
@@ -397,6 +326,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
           details={pagedDetails(details)}
           models={models}
           host={host}
+          addBox={false}
           rowActions={props.packageActions}
         />
       )}
