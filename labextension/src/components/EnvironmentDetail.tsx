@@ -15,6 +15,7 @@ import {
   whenFinished
 } from './common';
 import { limitPackages, PACKAGE_PAGE } from '../view/format';
+import { AddPackagesBox } from './AddPackagesBox';
 import { Checks } from './Checks';
 import { PackageList } from './PackageList';
 
@@ -310,13 +311,14 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
       <h2 id={depsId} className="jp-UvKernels-view-heading">
         Dependencies
       </h2>
-      {/* The Add box (or, read-only, a note) heads the PackageList. */}
+
       {loadError && (
         <div className="jp-UvKernels-error" role="alert">
           {loadError}
         </div>
       )}
       {loading && !details && <div className="jp-UvKernels-muted">Checking the environment…</div>}
+      {details && <AddPackagesBox env={env} models={models} indexes={details.indexes ?? []} />}
       {details && details.packages.length > PACKAGE_PAGE && pagingControls(details)}
       {details && (
         <PackageList
@@ -324,6 +326,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
           details={pagedDetails(details)}
           models={models}
           host={host}
+          addBox={false}
           rowActions={props.packageActions}
         />
       )}
