@@ -213,6 +213,10 @@ class EnvironmentCatalog:
             # Shielded: a cancelled create must still clean up before the cancel goes on.
             await asyncio.shield(asyncio.to_thread(undo_create, target, existed, made_parent))
             raise
+        return await self.created(target, register=register)
+
+    async def created(self, target: str, *, register: bool) -> Environment:
+        """The record of a just-made environment (create, copy), its kernel registered."""
         env = await asyncio.to_thread(self.inspect, target)
         if register and env.gets_kernel:
             await asyncio.to_thread(self.register, env)

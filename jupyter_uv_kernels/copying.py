@@ -106,10 +106,7 @@ async def copy_environment(
     except BaseException:
         await asyncio.shield(asyncio.to_thread(undo_create, target, existed, made_parent))
         raise
-    env = await asyncio.to_thread(catalog.inspect, target)
-    if register and env.gets_kernel:
-        await asyncio.to_thread(catalog.register, env)
-    return env
+    return await catalog.created(target, register=register)
 
 
 async def _install_list(
