@@ -339,5 +339,7 @@ def test_a_list_of_500_packages_stays_responsive(page: Any, lab: Lab, artifacts:
         f"\n{MANY} packages: first page shown in {shown * 1000:.0f} ms; longest tasks: "
         f"first page {first:.0f} ms, filter {filtered:.0f} ms, 100 more {more:.0f} ms"
     )
-    assert max(first, filtered, more) < 400, (first, filtered, more)
+    # Alone on this machine the tasks take about 100-300 ms (the whole list at once took
+    # 560 ms); the bound leaves room for a loaded CI machine.
+    assert max(first, filtered, more) < 800, (first, filtered, more)
     screenshot(page, artifacts, "view-500-packages")

@@ -15,7 +15,6 @@ import {
   whenFinished
 } from './common';
 import { limitPackages, PACKAGE_PAGE } from '../view/format';
-import { AddPackagesBox } from './AddPackagesBox';
 import { Checks } from './Checks';
 import { PackageList } from './PackageList';
 
@@ -318,18 +317,16 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
         </div>
       )}
       {loading && !details && <div className="jp-UvKernels-muted">Checking the environment…</div>}
-      {details && <AddPackagesBox env={env} models={models} indexes={details.indexes ?? []} />}
-      {details && details.packages.length > PACKAGE_PAGE && pagingControls(details)}
       {details && (
         <PackageList
           env={env}
           details={pagedDetails(details)}
           models={models}
           host={host}
-          addBox={false}
           rowActions={props.packageActions}
         />
       )}
+      {details && details.packages.length > PACKAGE_PAGE && pagingControls(details)}
     </div>
   );
 }
