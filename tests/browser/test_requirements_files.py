@@ -131,15 +131,17 @@ def packages_of(lab: Lab, name: str) -> dict[str, str]:
     return {p["name"]: p["version"] for p in details["packages"]}
 
 
-def package_list(page: Any, name: str) -> Any:
-    """The PackageList of ``name``, wherever the panel shows it (the sidebar's detail or
-    the environment's own view): opened by clicking the environment in the list."""
-    found = page.locator(".jp-UvKernels-packages").filter(
+def env_detail(page: Any, name: str) -> Any:
+    """The detail of ``name`` that holds its Add box and its PackageList, wherever the
+    panel shows it (the environment's main-area view, or a sidebar detail): opened by
+    clicking the environment in the list."""
+    found = page.locator(".jp-UvKernels-detail").filter(
         has=page.get_by_label(f"Add packages to {name}", exact=True)
     )
     if not found.first.is_visible():
         env_item(page, name).locator(".jp-UvKernels-env-header").click()
     expect(found.first).to_be_visible()
+    expect(found.first.locator(".jp-UvKernels-packages")).to_be_visible()
     return found.first
 
 
@@ -238,8 +240,8 @@ def test_a_requirements_file_with_an_option_line_is_refused_in_the_form(
 
 
 def test_add_from_a_requirements_file_in_the_add_box(page: Any, lab: Lab, artifacts: Path) -> None:
-    packages = package_list(page, "tools")
-    packages.get_by_role("button", name="Add from requirements file…").click()
+    detail = env_detail(page, "tools")
+    detail.get_by_role("button", name="Add from requirements file…").click()
     # It opens next to the venv, in its folder.
     expect_location(page, lab.root / "envs")
     up(page).click()
@@ -247,7 +249,7 @@ def test_add_from_a_requirements_file_in_the_add_box(page: Any, lab: Lab, artifa
     entry(page, "more/").click()
     entry(page, "extra.txt").dblclick()  # double-click chooses
     expect(picker(page)).to_have_count(0)
-    expect(packages.locator(".jp-UvKernels-package-name", has_text="idna")).to_be_visible(
+    expect(detail.locator(".jp-UvKernels-package-name", has_text="idna")).to_be_visible(
         timeout=OPERATION_TIMEOUT_MS
     )
     assert packages_of(lab, "tools").get("idna") == "3.4"
@@ -292,6 +294,6 @@ def test_the_configured_index_is_offered_and_recorded_in_pyproject(
     assert "iniconfig" in packages_of(lab, "indexed")
 
     # The project's Add box offers the index too (its pyproject names it now).
-    packages = package_list(page, "indexed")
-    options = packages.locator(".jp-UvKernels-index-select option")
+    detail = env_detail(page, "indexed")
+    options = detail.locator(".jp-UvKernels-index-select option")
     expect(options).to_contain_text([INDEX_NAME])
