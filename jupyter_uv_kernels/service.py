@@ -14,7 +14,7 @@ import contextlib
 import os
 from typing import Any
 
-from .errors import EnvironmentNotFound, NotAnEnvironment, UvKernelsError
+from .errors import UvKernelsError
 from .provenance import describe, resolve_notebook, target_for_kernel, validate_kernel_name
 from .pythons import available_pythons
 from .service_changes import ChangeRoutes
@@ -37,13 +37,7 @@ class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRou
 
     async def details(self, env_id: object) -> dict[str, Any]:
         known = self.index.get(env_id)
-        try:
-            env = await asyncio.to_thread(self.catalog.inspect, known.path)
-        except NotAnEnvironment as e:
-            raise EnvironmentNotFound(
-                f"{known.path} is no longer an environment ({e.message}); POST "
-                "uv-kernels/refresh to update the list."
-            ) from None
+        env = await self._current(known.path)
         env.kernel = known.kernel
         env.workspace_members = known.workspace_members
         extra = await self.catalog.details(env)

@@ -20,7 +20,7 @@ from .catalog import EnvironmentCatalog
 from .config import UvKernels
 from .environment_index import EnvironmentIndex
 from .environments import Environment, environment_id
-from .errors import Conflict, UvKernelsError
+from .errors import Conflict, EnvironmentNotFound, NotAnEnvironment, UvKernelsError
 from .operation_queue import Operation, OperationManager, Work
 from .upgrades import forget_outdated
 
@@ -118,6 +118,17 @@ class ServiceBase:
     async def copy(self, body: dict[str, Any]) -> Operation:
         """POST environments with ``from``; the route lives in :mod:`service_lifecycle`."""
         raise NotImplementedError
+
+    async def _current(self, path: str, shown: str | None = None) -> Environment:
+        """The environment at ``path`` as it is on disk now; 404 (naming ``shown``, default
+        ``path``) when it is no longer one: gone or changed since the last scan."""
+        try:
+            return await self._fresh(path)
+        except NotAnEnvironment as e:
+            raise EnvironmentNotFound(
+                f"{shown or path} is no longer an environment ({e.message}); POST "
+                "uv-kernels/refresh to update the list."
+            ) from None
 
     async def _fresh(self, real: str) -> Environment:
         return await asyncio.to_thread(self.catalog.inspect, real)

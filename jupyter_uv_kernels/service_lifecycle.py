@@ -11,8 +11,7 @@ from .copying import check_copy, copy_environment
 from .create_target import check_create_target
 from .deletion import delete_environment, plan_delete
 from .disk_usage import measure
-from .environments import Environment
-from .errors import Conflict, EnvironmentNotFound, InvalidRequest, NotAnEnvironment
+from .errors import Conflict, EnvironmentNotFound, InvalidRequest
 from .export import check_save, export_environment, export_folder, save_export
 from .operation_queue import LineCallback, Operation
 from .service_base import ServiceBase
@@ -34,13 +33,13 @@ class LifecycleRoutes(ServiceBase):
     async def export(self, env_id: object, fmt: str) -> dict[str, Any]:
         """GET environments/{id}/export?format=: an ExportReply."""
         _, real = await self._confined_env(env_id)
-        fresh = await self._inspected(real)
+        fresh = await self._current(real)
         return (await export_environment(self.catalog.runner, fresh, fmt)).to_json()
 
     async def export_save(self, env_id: object, body: dict[str, Any]) -> dict[str, Any]:
         """POST environments/{id}/export (ExportRequest): an ExportSaved."""
         _, real = await self._confined_env(env_id)
-        fresh = await self._inspected(real)
+        fresh = await self._current(real)
         folder = await asyncio.to_thread(
             self.catalog.confine, export_folder(fresh), "export folder"
         )
@@ -83,7 +82,7 @@ class LifecycleRoutes(ServiceBase):
             known = self.index.get(body["from"])
         except EnvironmentNotFound as e:
             raise InvalidRequest(f'"from" names no listed environment: {e.message}') from None
-        source = await self._inspected(os.path.realpath(known.path))
+        source = await self._current(os.path.realpath(known.path))
         real = await asyncio.to_thread(self.catalog.confine, body["path"])
         await asyncio.to_thread(check_copy, source, real)
         await asyncio.to_thread(check_create_target, real)
@@ -97,13 +96,3 @@ class LifecycleRoutes(ServiceBase):
             return f"Copied {source.kind} {source.path} to {env.path}."
 
         return self._submit("copy", None, real, work)
-
-    async def _inspected(self, real: str) -> Environment:
-        """The environment at ``real`` as it is now (404 if it is no longer one)."""
-        try:
-            return await asyncio.to_thread(self.catalog.inspect, real)
-        except NotAnEnvironment as e:
-            raise EnvironmentNotFound(
-                f"{real} is no longer an environment ({e.message}); POST uv-kernels/refresh "
-                "to update the list."
-            ) from None

@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from .dependency_tree import dependency_tree
-from .environments import Environment
-from .errors import EnvironmentNotFound, NotAnEnvironment
 from .operation_queue import LineCallback, Operation
 from .service_base import ServiceBase
 from .upgrades import check_upgrade, outdated_report, upgrade_environment
@@ -28,7 +26,7 @@ class PackageRoutes(ServiceBase):
         # Unknown names are refused up front (409 with the fix), unless earlier operations
         # on this env are still queued (an add of that very package): then at its turn.
         if not self.operations.active_for(real):
-            await check_upgrade(self.catalog.runner, await self._current(env, real), names)
+            await check_upgrade(self.catalog.runner, await self._current(real, env.path), names)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
             fresh = await self._fresh(real)
@@ -42,7 +40,7 @@ class PackageRoutes(ServiceBase):
         env, real = await self._confined_env(env_id)
         return await outdated_report(
             self.catalog.runner,
-            await self._current(env, real),
+            await self._current(real, env.path),
             max_age=self.config.outdated_cache_seconds,
             refresh=refresh,
         )
@@ -52,15 +50,5 @@ class PackageRoutes(ServiceBase):
     ) -> dict[str, Any]:
         """GET environments/{id}/tree: a TreeReply."""
         env, real = await self._confined_env(env_id)
-        current = await self._current(env, real)
+        current = await self._current(real, env.path)
         return await dependency_tree(self.catalog.runner, current, invert=invert, package=package)
-
-    async def _current(self, known: Environment, real: str) -> Environment:
-        """The env as it is now on disk (404 when it is gone since the last scan)."""
-        try:
-            return await self._fresh(real)
-        except NotAnEnvironment as e:
-            raise EnvironmentNotFound(
-                f"{known.path} is no longer an environment ({e.message}); POST "
-                "uv-kernels/refresh to update the list."
-            ) from None
