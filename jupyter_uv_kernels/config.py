@@ -202,6 +202,45 @@ class UvKernels(Configurable):
         A project records the one it used the uv way ([[tool.uv.index]] and a source).""",
     ).tag(config=True)
 
+    scheduler = Enum(
+        ["auto", "pbs", "slurm"],
+        "auto",
+        help="""The batch system "Run as batch job" submits to: pbs (qsub, qstat, qdel; NCAR's
+        Derecho and Casper), slurm (sbatch, squeue, scancel), or auto: PBS when qsub is on
+        PATH, else Slurm when sbatch is, else none (submitting answers 503, a dry run still
+        shows a PBS script). Example: "slurm".""",
+    ).tag(config=True)
+
+    scheduler_timeout = Float(
+        60.0,
+        help="""Seconds one scheduler command (qsub, qstat, sbatch, squeue, …) may take before
+        it is stopped and the request fails with 502. Example: 120. 0 means 60.""",
+    ).tag(config=True)
+
+    job_prologue = Unicode(
+        "module load uv",
+        help="""Shell lines a batch job runs before uv, to put uv on PATH the way the site
+        does. Example: "module load uv\\nexport UV_CACHE_DIR=/glade/derecho/scratch/$USER/uv-cache".
+        Empty means uv is already on the job's PATH.""",
+    ).tag(config=True)
+
+    job_defaults = Dict(
+        value_trait=Unicode(),
+        default_value={"select": "1:ncpus=1", "walltime": "01:00:00"},
+        help="""Site defaults of a batch job, used where neither the request nor the project's
+        [tool.jupyter-uv-kernels.job] table gives a value. Keys: account, queue, select,
+        walltime. Example: {"account": "UABC0001", "queue": "casper", "select":
+        "1:ncpus=4:mem=16GB", "walltime": "01:00:00"}. Empty means no default.""",
+    ).tag(config=True)
+
+    job_state_file = Unicode(
+        "",
+        help="""The file that remembers the batch jobs submitted from here (so they are listed
+        after a restart, and by a server on another node with the same $HOME). Example:
+        "~/.local/share/jupyter/uv_kernels/jobs.json". Empty means uv_kernels/jobs.json in
+        the Jupyter data dir.""",
+    ).tag(config=True)
+
     def effective_roots(self, fallback: str | os.PathLike[str] | None = None) -> list[Path]:
         """The roots to scan, with the documented default applied.
 
@@ -221,3 +260,11 @@ class UvKernels(Configurable):
 
     def effective_max_request_bytes(self) -> int:
         return self.max_request_bytes if self.max_request_bytes > 0 else 65536
+
+    def effective_job_state_file(self) -> Path:
+        if self.job_state_file:
+            return Path(os.path.expanduser(self.job_state_file)).absolute()
+        return Path(jupyter_data_dir()) / "uv_kernels" / "jobs.json"
+
+    def effective_scheduler_timeout(self) -> float:
+        return self.scheduler_timeout if self.scheduler_timeout > 0 else 60.0

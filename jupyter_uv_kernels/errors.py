@@ -104,3 +104,29 @@ class KernelspecDirNotWritable(UvKernelsError):
     """The kernelspec directory cannot be written."""
 
     status = 503
+
+
+class JobNotFound(UvKernelsError):
+    """No batch job with that id was submitted from here."""
+
+    status = 404
+
+
+class SchedulerNotFound(UvKernelsError):
+    """No batch scheduler's commands (qsub, sbatch) are on PATH."""
+
+    status = 503
+
+
+class SchedulerFailed(UvKernelsError):
+    """A scheduler command (qsub, qstat, sbatch, …) failed or timed out; carries its stderr."""
+
+    status = 502
+
+    def __init__(
+        self, message: str, *, argv: list[str], returncode: int | None, stderr: str
+    ) -> None:
+        super().__init__(message)
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr
