@@ -1,6 +1,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
@@ -17,6 +18,7 @@ import {
   IUvKernelsModel,
   IUvKernelsSettings
 } from './tokens';
+import { setupJobs } from './jobs/plugin';
 import { relativeToServerRoot } from './validate';
 import { setupEnvironmentViews, ViewCommandIDs } from './view/plugin';
 import { UvKernelsPanel } from './widget';
@@ -59,13 +61,20 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
   description: 'A sidebar listing every uv environment under your roots, with its kernel.',
   autoStart: true,
   provides: IUvKernels,
-  optional: [ILayoutRestorer, ISettingRegistry, ICommandPalette, INotebookTracker],
+  optional: [
+    ILayoutRestorer,
+    ISettingRegistry,
+    ICommandPalette,
+    INotebookTracker,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): IUvKernelsModel => {
     const model = new UvKernelsModel({ request: requestAPI });
     const { commands, serviceManager } = app;
@@ -175,6 +184,7 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
     }
 
     setupEnvironmentViews(app, model, model.client, host, restorer);
+    setupJobs({ app, model, panel, host, fileBrowser, notebooks });
 
     connectNotifications(model.operationsModel, () => app.shell.activateById(panel.id));
 

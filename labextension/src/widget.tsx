@@ -146,6 +146,30 @@ export class UvKernelsPanel extends SidePanel {
     }
   }
 
+  /**
+   * Add a section below the environments and the operations (issue 13: Jobs). It keeps
+   * the height it gets; `collapsed`: folded at first.
+   */
+  addSection(widget: Widget, options: { collapsed?: boolean } = {}): void {
+    const accordion = this.content as AccordionPanel;
+    const sizes = accordion.relativeSizes();
+    this.addWidget(widget);
+    this._extra.push(widget);
+    accordion.setRelativeSizes([...sizes.map(size => size * 4), 1]);
+    if (options.collapsed) {
+      accordion.collapse(accordion.widgets.indexOf(widget));
+    }
+  }
+
+  /** Unfold a section added with `addSection`. */
+  expandSection(widget: Widget): void {
+    const accordion = this.content as AccordionPanel;
+    const index = accordion.widgets.indexOf(widget);
+    if (index >= 0) {
+      accordion.expand(index);
+    }
+  }
+
   /** Open the "New environment" form (the command palette entry uses this). */
   showCreateForm(): void {
     this._environments.showCreateForm = true;
@@ -198,11 +222,14 @@ export class UvKernelsPanel extends SidePanel {
     if (Math.abs(envs.node.offsetHeight - envHeight) < 4) {
       return;
     }
-    (this.content as AccordionPanel).setRelativeSizes([envHeight, opsHeight]);
+    // Sections added later keep their height.
+    const extra = this._extra.map(w => (w.isHidden ? 0 : w.node.offsetHeight));
+    (this.content as AccordionPanel).setRelativeSizes([envHeight, opsHeight, ...extra]);
   }
 
   private _environments: EnvironmentsSection;
   private _operations: OperationsSection;
+  private _extra: Widget[] = [];
   private _observer: ResizeObserver | null = null;
   private _observed: Element[] = [];
   private _fitFrame = 0;
