@@ -61,7 +61,8 @@ def job_environment(
         target = Target(env.venv or env.path, env.path if env.kind == "project" else None)
         return target, _kernel_of(catalog, env, target, folder, kind)
     if kind == "notebook":
-        named = read_notebook(path)["metadata"].get("kernelspec", {}).get("name")
+        spec = read_notebook(path)["metadata"].get("kernelspec")
+        named = spec.get("name") if isinstance(spec, dict) else None
         if isinstance(named, str) and named:
             try:
                 target = target_for_kernel(validate_kernel_name(named), folder, kernel_dir)
@@ -88,6 +89,8 @@ def _kernel_of(
 ) -> str | None:
     if kind != "notebook":
         return None
+    if env.kernel is None:
+        catalog.reconciler.annotate([env])  # the CLI's freshly inspected env
     if env.kernel:
         return env.kernel
     inside = find_project(folder)
@@ -102,3 +105,14 @@ def _kernel_of(
         f"{env.path} has no kernel ({env.problem or env.status}); register it first "
         "(Register kernel in the panel, or `jupyter uvkernel install PATH`)."
     )
+
+
+def check_kernel_installed(catalog: EnvironmentCatalog, kernel: str) -> None:
+    """papermill in the job finds the kernel by its kernelspec file: it must be there."""
+    spec = catalog.reconciler.kernel_dir / kernel / "kernel.json"
+    if not spec.is_file():
+        raise Conflict(
+            f"The kernel {kernel} is not installed in {catalog.reconciler.kernel_dir}, so "
+            "papermill in the job could not start it; run `jupyter uvkernel refresh` (or "
+            "POST uv-kernels/refresh) first."
+        )

@@ -48,7 +48,7 @@ from .job_script import (
     script_path,
 )
 from .job_store import JobStore
-from .job_target import KINDS, job_environment, job_file
+from .job_target import KINDS, check_kernel_installed, job_environment, job_file
 from .schedulers import (
     FINAL_STATES,
     JobDirectives,
@@ -125,6 +125,8 @@ class JobManager:
         if env is not None and request.get("kernel"):
             raise InvalidRequest("Give env or kernel, not both.")
         target, kernel = job_environment(self.catalog, path, kind, env, request.get("kernel"))
+        if kernel is not None:
+            check_kernel_installed(self.catalog, kernel)
         parameters = validate_parameters(request.get("parameters"))
         args = validate_args(request.get("args"))
         if kind == "script" and parameters:
