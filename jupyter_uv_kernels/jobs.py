@@ -349,6 +349,12 @@ def _settle(
         ended = None
         with contextlib.suppress(OSError):
             ended = os.path.getmtime(job["log_path"])
+        if job.get("cancelled") and status != 0:
+            return {
+                "state": "cancelled",
+                "exit_code": status,
+                "ended_at": job.get("ended_at") or ended,
+            }
         return {
             "state": "finished" if status == 0 else "failed",
             "exit_code": status,
