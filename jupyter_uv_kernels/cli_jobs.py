@@ -17,6 +17,10 @@ from .job_request import Parameter, cli_parameter
 from .jobs import JobManager
 
 
+#: Short options of submit: "-p year -A X" lacks its VALUE rather than meaning year="-A".
+_SHORT = ("-A", "-q", "-l", "-p")
+
+
 class _JobCommand(UvKernelCommand):
     def manager(self) -> JobManager:
         return JobManager(self._catalog(), base_dir=os.getcwd())
@@ -77,7 +81,8 @@ class SubmitCommand(_JobCommand):
                 break
             if token in ("-p", "--parameter"):
                 name, value = next(tokens, None), next(tokens, None)
-                if name is None or value is None:
+                option_like = [v for v in (name, value) if v and v.startswith("--")]
+                if name is None or value is None or option_like or value in _SHORT:
                     self.fail(f"{token} takes a NAME and a VALUE: -p year 2024")
                     return
                 self.parameters[name] = cli_parameter(value)
@@ -168,7 +173,12 @@ class CancelCommand(_JobCommand):
     def execute(self) -> None:
         job_id = self.one_path("JOB_ID")
         job = self.run(self.manager().cancel(job_id))
-        print(f"Job {job['id']} is {job['state']}.")
+        if job["state"] == "cancelled":
+            print(f"Cancelled job {job['id']}.")
+        elif job["cancelled"]:
+            print(f"Asked the scheduler to cancel job {job['id']}; it is still {job['state']}.")
+        else:
+            print(f"Job {job['id']} had already ended: {job['state']}.")
 
 
 def _waited(job: dict[str, Any]) -> str:
