@@ -16,7 +16,6 @@ from .errors import InvalidRequest
 from .job_request import Parameter, cli_parameter
 from .jobs import JobManager
 
-
 #: Short options of submit: "-p year -A X" lacks its VALUE rather than meaning year="-A".
 _SHORT = ("-A", "-q", "-l", "-p")
 
