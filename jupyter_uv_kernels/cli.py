@@ -22,6 +22,7 @@ from .cli_environments import (
     RemoveCommand,
     SyncCommand,
 )
+from .cli_jobs import CancelCommand, JobsCommand, SubmitCommand
 from .cli_lifecycle import CopyCommand, DeleteCommand, ExportCommand, SizeCommand
 from .cli_packages import OutdatedCommand, TreeCommand, UpgradeCommand
 
@@ -47,6 +48,9 @@ class UvKernelApp(JupyterApp):
         "upgrade": (UpgradeCommand, "Upgrade packages (uv lock --upgrade-package + sync)."),
         "outdated": (OutdatedCommand, "Packages with a newer release, and what is allowed."),
         "tree": (TreeCommand, "What depends on what (uv tree); --invert PKG: why."),
+        "submit": (SubmitCommand, "Run a notebook or script as a PBS/Slurm batch job."),
+        "jobs": (JobsCommand, "The batch jobs submitted from here, with their state."),
+        "cancel": (CancelCommand, "Cancel a batch job submitted from here."),
         "doctor": (DoctorCommand, DoctorCommand.description),
         "check": (
             CheckCommand,

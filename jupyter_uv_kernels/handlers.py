@@ -366,6 +366,12 @@ default_handlers: list[tuple[str, type[UvKernelsHandler]]] = [
     (rf"/{PREFIX}/openapi\.json", OpenAPIHandler),
 ]
 
+# The batch-job routes live in their own module, on UvKernelsHandler above (imported last,
+# since that module imports this one).
+from .handlers_jobs import job_handlers  # noqa: E402
+
+default_handlers += job_handlers
+
 #: Registered after every other handler (including other extensions'), so it only answers
 #: paths under uv-kernels/ that no route matches.
 fallback_handlers: list[tuple[str, type[UvKernelsHandler]]] = [

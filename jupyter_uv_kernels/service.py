@@ -2,9 +2,10 @@
 
 :class:`EnvironmentService` combines the routes, grouped by role: the reads here, the
 changes (``service_changes``), package views and upgrades (``service_packages``), disk
-use, export, delete and copy (``service_lifecycle``), and where packages come from
-(``service_sources``), all on :class:`service_base.ServiceBase`. After every operation the
-index settles that environment. This module never imports tornado.
+use, export, delete and copy (``service_lifecycle``), where packages come from
+(``service_sources``) and batch jobs (``service_jobs``), all on
+:class:`service_base.ServiceBase`. After every operation the index settles that environment.
+This module never imports tornado.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from .errors import UvKernelsError
 from .provenance import describe, resolve_notebook, target_for_kernel, validate_kernel_name
 from .pythons import available_pythons
 from .service_changes import ChangeRoutes
+from .service_jobs import JobRoutes
 from .service_lifecycle import LifecycleRoutes
 from .service_packages import PackageRoutes
 from .service_sources import SourceRoutes
 
 
-class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes):
+class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes, JobRoutes):
     """The server's use cases, one method per REST route (handlers stay thin)."""
 
     # -- reads ---------------------------------------------------------------------------

@@ -39,6 +39,10 @@ ROUTES = [
     ("GET", ("files",)),
     ("GET", ("provenance",)),
     ("GET", ("openapi.json",)),
+    ("GET", ("jobs",)),
+    ("POST", ("jobs",)),
+    ("GET", ("jobs", "1234.server")),
+    ("DELETE", ("jobs", "1234.server")),
 ]
 
 
