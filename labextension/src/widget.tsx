@@ -19,6 +19,8 @@ import { IUvKernelsModel } from './tokens';
 
 /** The most of the height the Operations section takes to show its content in full. */
 const OPERATIONS_SHARE = 0.5;
+/** The share of the height a section added below (Jobs) gets when it is first unfolded. */
+const EXTRA_SHARE = 0.35;
 
 function panelModels(model: IUvKernelsModel): IPanelModels {
   return {
@@ -161,12 +163,20 @@ export class UvKernelsPanel extends SidePanel {
     }
   }
 
-  /** Unfold a section added with `addSection`. */
+  /** Unfold a section added with `addSection`, with a share of the height to show it. */
   expandSection(widget: Widget): void {
     const accordion = this.content as AccordionPanel;
     const index = accordion.widgets.indexOf(widget);
-    if (index >= 0) {
-      accordion.expand(index);
+    if (index < 0) {
+      return;
+    }
+    accordion.expand(index);
+    // Folded before it was ever laid out, it has no height of its own to come back to.
+    const sizes = accordion.relativeSizes();
+    if (sizes[index] < EXTRA_SHARE / 4) {
+      accordion.setRelativeSizes(
+        sizes.map((size, i) => (i === index ? EXTRA_SHARE : size * (1 - EXTRA_SHARE)))
+      );
     }
   }
 
@@ -222,9 +232,14 @@ export class UvKernelsPanel extends SidePanel {
     if (Math.abs(envs.node.offsetHeight - envHeight) < 4) {
       return;
     }
-    // Sections added later keep their height.
-    const extra = this._extra.map(w => (w.isHidden ? 0 : w.node.offsetHeight));
-    (this.content as AccordionPanel).setRelativeSizes([envHeight, opsHeight, ...extra]);
+    // Sections added later keep their share of the height.
+    const accordion = this.content as AccordionPanel;
+    const shares = accordion.relativeSizes();
+    const mainShare = shares[0] + shares[1];
+    const extra = shares
+      .slice(2)
+      .map(share => (mainShare > 0 ? (share * available) / mainShare : 0));
+    accordion.setRelativeSizes([envHeight, opsHeight, ...extra]);
   }
 
   private _environments: EnvironmentsSection;

@@ -1,2 +1,3 @@
 import './base.css';
 import './sources.css';
+import './jobs.css';
