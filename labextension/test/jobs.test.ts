@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import type { IJobSettings } from '../src/jobs/api';
+import type { RequestFunction } from '../src/api';
+import { IJobSettings, JobsClient } from '../src/jobs/api';
+import { JobsModel } from '../src/jobs/model';
 import {
   environmentForKernel,
   fieldOfJobRefusal,
@@ -112,4 +114,30 @@ test('walltime, file kinds and the field a refusal names', () => {
   assert.equal(fieldOfJobRefusal('walltime must be HH:MM:SS'), 'walltime');
   assert.equal(fieldOfJobRefusal('qsub failed: no such queue'), 'queue');
   assert.equal(fieldOfJobRefusal('the scheduler is not reachable'), 'form');
+});
+
+test('a refresh asked during a read reads again afterwards, so a new job is seen', async () => {
+  const lists = [[], [{ id: '1' }]];
+  let calls = 0;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>(resolve => (release = resolve));
+  const request = async <T>(endpoint: string): Promise<T> => {
+    assert.equal(endpoint, 'jobs');
+    const jobs = lists[Math.min(calls++, 1)];
+    if (calls === 1) {
+      await gate;
+    }
+    return { jobs, scheduler: 'slurm', problem: null } as T;
+  };
+  const model = new JobsModel(new JobsClient(request as RequestFunction));
+  const first = model.refresh();
+  const second = model.refresh(); // asked after a submit, while the first read is under way
+  release();
+  await Promise.all([first, second]);
+  assert.equal(calls, 2);
+  assert.deepEqual(
+    model.jobs.map(j => j.id),
+    ['1']
+  );
+  model.dispose();
 });

@@ -60,17 +60,27 @@ export class JobsModel {
     }
   }
 
-  /** Read the list now (a read already under way is shared). */
+  /**
+   * Read the list now. A read under way may have started before the change the caller
+   * knows of (a submit): then one more read follows it, shared by every caller meanwhile.
+   */
   refresh(): Promise<void> {
     if (this._disposed) {
       return Promise.resolve();
     }
-    if (!this._pending) {
-      this._pending = this._fetch().finally(() => {
-        this._pending = null;
-        this._schedule();
-      });
+    if (this._pending) {
+      if (!this._next) {
+        this._next = this._pending.then(() => {
+          this._next = null;
+          return this.refresh();
+        });
+      }
+      return this._next;
     }
+    this._pending = this._fetch().finally(() => {
+      this._pending = null;
+      this._schedule();
+    });
     return this._pending;
   }
 
@@ -134,6 +144,7 @@ export class JobsModel {
   private _error: string | null = null;
   private _visible = false;
   private _pending: Promise<void> | null = null;
+  private _next: Promise<void> | null = null;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _outputs = new Map<string, boolean>();
   private _disposed = false;
