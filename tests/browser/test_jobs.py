@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import make_project
 
-from .conftest import Lab, running_lab, screenshot
+from .conftest import Lab, label_in_name_violations, running_lab, screenshot
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -126,6 +126,7 @@ def test_a_notebook_submitted_from_the_file_browser_runs_in_its_env_and_opens_as
     expect(script).to_contain_text("papermill")
     expect(script).to_contain_text(record["kernel"])
     screenshot(page, artifacts, "jobs-form")
+    assert not label_in_name_violations(page, "#jp-main-dock-panel .jp-UvKernels-jobform")
 
     # Submit: the toast names the job and shows the Jobs section.
     form.get_by_role("button", name="Submit").click()
@@ -149,6 +150,7 @@ def test_a_notebook_submitted_from_the_file_browser_runs_in_its_env_and_opens_as
     open_result = row.get_by_role("button", name=f"Open result of {job['name']}")
     expect(open_result).to_be_visible()
     screenshot(page, artifacts, "jobs-section", panel_only=True)
+    assert not label_in_name_violations(page, "#jp-uv-kernels .jp-UvKernels-jobs")
 
     # The executed notebook: it ran in the project's environment, with the parameter.
     open_result.click()
