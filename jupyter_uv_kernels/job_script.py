@@ -89,8 +89,8 @@ def render(plan: JobPlan, directives: JobDirectives, scheduler: Scheduler, prolo
         "#!/bin/bash",
         *scheduler.header(directives),
         "#",
-        f"# Written by jupyter_uv_kernels: {what}, in the environment",
-        f"# {plan.project or plan.venv}.",
+        f"# Written by jupyter_uv_kernels: {what},",
+        f"# in the environment {plan.project or plan.venv}.",
         f"# Resubmit it by hand from this folder: {scheduler.submit_command} "
         f"{q(os.path.basename(plan.stem))}{scheduler.script_suffix}",
         "# Edit it freely: an edited copy is never overwritten (the next one gets a new name).",

@@ -125,8 +125,6 @@ class JobManager:
         if env is not None and request.get("kernel"):
             raise InvalidRequest("Give env or kernel, not both.")
         target, kernel = job_environment(self.catalog, path, kind, env, request.get("kernel"))
-        if kernel is not None:
-            check_kernel_installed(self.catalog, kernel)
         parameters = validate_parameters(request.get("parameters"))
         args = validate_args(request.get("args"))
         if kind == "script" and parameters:
@@ -152,6 +150,8 @@ class JobManager:
             ),
         )
         name = job_name(request.get("name"), plan.stem)
+        if kernel is not None:
+            check_kernel_installed(self.catalog, kernel)
         scheduler, note = self.scheduler(), None
         if scheduler is None:
             scheduler = self._scheduler_for("pbs")

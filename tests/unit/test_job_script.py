@@ -57,7 +57,9 @@ def manager(root: Path, **traits: object) -> JobManager:
         job_defaults={"select": "1:ncpus=1", "walltime": "00:10:00"},
         **traits,
     )
-    return JobManager(EnvironmentCatalog(config), base_dir=str(root))
+    catalog = EnvironmentCatalog(config)
+    catalog.refresh()  # the kernels, as the server or `jupyter uvkernel refresh` write them
+    return JobManager(catalog, base_dir=str(root))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,6 @@ def test_given_a_pbs_script_when_bash_runs_it_as_pbs_would_then_the_notebook_ran
     # Given a notebook inside the project, whose kernel is not a uv kernel (python3)
     nb = notebook(analysis / "notebooks" / "fig3.ipynb")
     jobs = manager(analysis.parent)
-    jobs.catalog.refresh()  # the kernels, as the server or `jupyter uvkernel refresh` write them
     # When its job is planned with a number and a hostile string as parameters
     prepared = jobs.prepare(
         {
