@@ -79,7 +79,7 @@ _OVERRIDING_FLAGS = (
 #: PBS's memory units -> Slurm's (``--mem`` takes K, M, G, T).
 _MEM_UNITS = {"kb": "K", "mb": "M", "gb": "G", "tb": "T"}
 _PBS_MEM = re.compile(r"(\d+)(b|kb|mb|gb|tb|pb)?", re.IGNORECASE)
-#: A directory that can stand on a ``#SBATCH --output=`` line as it is: sbatch reads the
+#: A path that can stand on a ``#SBATCH --output=`` line as it is: sbatch reads the
 #: line without a shell, so blanks, quotes, backslashes and ``%`` (its own patterns) would
 #: change its meaning; ``$`` and backticks are refused so nothing looks expandable.
 _UNSAFE_IN_DIRECTIVE = re.compile(r"[\s\"'%\\$`\x00-\x1f\x7f]")
@@ -109,9 +109,9 @@ def slurm_memory(pbs: str) -> str:
     return f"{number}{_MEM_UNITS[unit]}"
 
 
-def safe_in_directive(directory: str) -> bool:
-    """Whether ``directory`` can be written on an ``#SBATCH`` line unquoted."""
-    return bool(directory) and not _UNSAFE_IN_DIRECTIVE.search(directory)
+def safe_in_directive(path: str) -> bool:
+    """Whether ``path`` can be written on an ``#SBATCH`` line unquoted."""
+    return bool(path) and not _UNSAFE_IN_DIRECTIVE.search(path)
 
 
 class SlurmScheduler(Scheduler):
@@ -143,9 +143,9 @@ class SlurmScheduler(Scheduler):
             options.append(f"--time={d.walltime}")
         # Without --output, Slurm writes slurm-%j.out in the submit directory (the
         # notebook's): the log is not lost, only named differently.
-        if safe_in_directive(d.directory):
-            directory = d.directory.rstrip("/")
-            options.append(f"--output={directory}/{d.log_stem}-%j.log")
+        log = f"{d.directory.rstrip('/')}/{d.log_stem}"
+        if safe_in_directive(log):
+            options.append(f"--output={log}-%j.log")
             options.append("--open-mode=append")
         lines = [f"#SBATCH {option}" for option in options]
         for line in lines:

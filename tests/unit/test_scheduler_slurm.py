@@ -124,6 +124,11 @@ def test_unsafe_directory_leaves_output_to_slurm(directory: str) -> None:
     assert "#SBATCH --job-name=analysis" in lines
 
 
+def test_unsafe_log_name_leaves_output_to_slurm() -> None:
+    lines = header(log_stem="my notebook")
+    assert not [line for line in lines if "--output" in line]
+
+
 def test_a_newline_never_reaches_a_directive() -> None:
     with pytest.raises(InvalidRequest):
         header(name="analysis\n#SBATCH --uid=0")
