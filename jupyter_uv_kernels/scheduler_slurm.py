@@ -100,8 +100,9 @@ def slurm_memory(pbs: str) -> str:
         )
     number, unit = int(match.group(1)), (match.group(2) or "b").lower()
     if number == 0:
-        # Slurm reads --mem=0 as "all the memory of the node", not "none".
-        raise InvalidRequest("mem=0 asks for no memory; give a size such as 4GB.")
+        raise InvalidRequest(
+            "mem=0 would ask Slurm for all of each node's memory; give a size such as 4GB."
+        )
     if unit == "b":
         return f"{math.ceil(number / 1024)}K"
     if unit == "pb":
