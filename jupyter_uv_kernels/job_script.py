@@ -136,6 +136,9 @@ def _command(plan: JobPlan) -> list[str]:
             q(plan.kernel or ""),
             "--cwd",
             q(plan.directory),
+            # Our kernels are all Python; a notebook saved without language metadata still runs.
+            "--language",
+            "python",
         ]
         for name, value in plan.parameters.items():
             argv += _parameter(name, value)
