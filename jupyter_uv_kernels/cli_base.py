@@ -20,7 +20,7 @@ from ._version import __version__
 from .catalog import EnvironmentCatalog
 from .config import UvKernels
 from .environments import Environment
-from .errors import NotAnEnvironment, UvFailed, UvKernelsError
+from .errors import CommandFailed, NotAnEnvironment, UvKernelsError
 
 T = TypeVar("T")
 
@@ -117,7 +117,7 @@ class UvKernelCommand(JupyterApp):
             self.fail(f"unexpected argument {extra!r}; see --help")
         try:
             self.execute()
-        except UvFailed as e:
+        except CommandFailed as e:  # uv's or the scheduler's own error line
             self.fail(e.message, 1)
         except UvKernelsError as e:
             self.fail(e.message, 2)

@@ -82,8 +82,9 @@ class UvNotFound(UvKernelsError):
     status = 503
 
 
-class UvFailed(UvKernelsError):
-    """uv exited non-zero. Carries the command and uv's stderr."""
+class CommandFailed(UvKernelsError):
+    """A command we ran (uv, a scheduler's) failed or timed out. Carries its argv, its exit
+    code (None: stopped at the timeout) and its stderr."""
 
     status = 502
 
@@ -94,6 +95,10 @@ class UvFailed(UvKernelsError):
         self.argv = argv
         self.returncode = returncode
         self.stderr = stderr
+
+
+class UvFailed(CommandFailed):
+    """uv exited non-zero. Carries the command and uv's stderr."""
 
 
 class UvTimeout(UvFailed):
@@ -118,15 +123,5 @@ class SchedulerNotFound(UvKernelsError):
     status = 503
 
 
-class SchedulerFailed(UvKernelsError):
+class SchedulerFailed(CommandFailed):
     """A scheduler command (qsub, qstat, sbatch, …) failed or timed out; carries its stderr."""
-
-    status = 502
-
-    def __init__(
-        self, message: str, *, argv: list[str], returncode: int | None, stderr: str
-    ) -> None:
-        super().__init__(message)
-        self.argv = argv
-        self.returncode = returncode
-        self.stderr = stderr

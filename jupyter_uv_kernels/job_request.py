@@ -57,24 +57,31 @@ def _text(value: object, field_name: str) -> str | None:
     return value.strip()
 
 
-def validate_account(value: object) -> str | None:
-    text = _text(value, "account")
-    if text is not None and not _ACCOUNT.fullmatch(text):
-        raise InvalidRequest(
-            f"account {_show(text)} is not a project code: use letters, digits, '_', '.' "
-            "and '-' only, up to 64 characters, e.g. UABC0001."
-        )
+def _matching(value: object, field_name: str, pattern: re.Pattern[str], rule: str) -> str | None:
+    text = _text(value, field_name)
+    if text is not None and not pattern.fullmatch(text):
+        raise InvalidRequest(f"{field_name} {_show(text)} {rule}")
     return text
+
+
+def validate_account(value: object) -> str | None:
+    return _matching(
+        value,
+        "account",
+        _ACCOUNT,
+        "is not a project code: use letters, digits, '_', '.' and '-' only, up to 64 "
+        "characters, e.g. UABC0001.",
+    )
 
 
 def validate_queue(value: object) -> str | None:
-    text = _text(value, "queue")
-    if text is not None and not _QUEUE.fullmatch(text):
-        raise InvalidRequest(
-            f"queue {_show(text)} is not a queue name: use letters, digits, '_', '.', '-' "
-            "and '@' only, up to 64 characters, e.g. casper or main."
-        )
-    return text
+    return _matching(
+        value,
+        "queue",
+        _QUEUE,
+        "is not a queue name: use letters, digits, '_', '.', '-' and '@' only, up to 64 "
+        "characters, e.g. casper or main.",
+    )
 
 
 def validate_walltime(value: object) -> str | None:

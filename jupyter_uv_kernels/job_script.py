@@ -136,6 +136,9 @@ def _command(plan: JobPlan) -> list[str]:
             q(plan.kernel or ""),
             "--cwd",
             q(plan.directory),
+            # Our kernels are all Python; a notebook saved without language metadata still runs.
+            "--language",
+            "python",
         ]
         for name, value in plan.parameters.items():
             argv += _parameter(name, value)
@@ -201,16 +204,20 @@ def save(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def exit_status_from_log(path: str) -> int | None:
-    """The exit status the job wrote as its last line, or None (running, killed, no log)."""
+def _tail(path: str, size: int) -> str | None:
+    """The last ``size`` bytes of a file as text, or None when it cannot be read."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 4096))
-            tail = f.read().decode("utf-8", "replace")
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode("utf-8", "replace")
     except OSError:
         return None
-    for line in reversed(tail.splitlines()):
+
+
+def exit_status_from_log(path: str) -> int | None:
+    """The exit status the job wrote as its last line, or None (running, killed, no log)."""
+    for line in reversed((_tail(path, 4096) or "").splitlines()):
         if line.startswith(EXIT_LINE):
             rest = line[len(EXIT_LINE) :].strip()
             return int(rest) if rest.isdigit() else None
@@ -218,11 +225,4 @@ def exit_status_from_log(path: str) -> int | None:
 
 
 def log_tail(path: str, lines: int = 60) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 65536))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join((_tail(path, 65536) or "").splitlines()[-lines:])

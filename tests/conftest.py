@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.slurm_cluster")
 
 REPO = Path(__file__).resolve().parent.parent
 _VENV_UV = Path(sys.executable).parent / "uv"

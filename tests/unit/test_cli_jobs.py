@@ -12,6 +12,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from tests.conftest import make_venv
 from tests.unit.conftest import run_cli
 
 
@@ -74,17 +75,18 @@ def test_given_slurm_when_a_script_is_submitted_then_jobs_lists_it_and_cancel_st
     for key, value in slurm_cluster.env.items():
         monkeypatch.setenv(key, value)
     root = Path(os.path.realpath(tmp_path))
-    venv_project = fake_project(root / "p")
-    script = venv_project / "wait.py"
+    venv = make_venv(root / "venv")
+    script = root / "code" / "wait.py"
+    script.parent.mkdir()
     script.write_text("import time\ntime.sleep(600)\n")
     common = ["--root", str(root), "--UvKernels.scheduler=slurm", "--UvKernels.job_prologue="]
-    submitted = run_cli("submit", str(script), "--json", *common)
+    submitted = run_cli("submit", str(script), "--env", str(venv), "--json", *common)
     assert submitted.returncode == 0, submitted.stderr
     job = json.loads(submitted.stdout)
     assert job["scheduler"] == "slurm" and Path(job["script_path"]).is_file()
     listed = json.loads(run_cli("jobs", "--json", *common).stdout)
     assert [j["id"] for j in listed["jobs"]] == [job["id"]]
-    assert listed["jobs"][0]["state"] in ("queued", "running")
+    assert listed["jobs"][0]["state"] in ("queued", "running"), listed
     cancel = run_cli("cancel", job["id"], *common)
     assert cancel.returncode == 0, cancel.stderr
     assert f"job {job['id']}" in cancel.stdout
