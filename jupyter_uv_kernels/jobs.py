@@ -343,7 +343,8 @@ def _settle(
         change = answer.to_json()
         if job.get("cancelled") and answer.state in ("failed", "finished"):
             change["state"] = "cancelled"
-        return {k: v for k, v in change.items() if job.get(k) != v}
+        # A value the scheduler does not give (None) never erases one we know.
+        return {k: v for k, v in change.items() if v is not None and job.get(k) != v}
     status = exit_status_from_log(job["log_path"])
     if status is not None:
         ended = None
