@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the stand-in fixtures are imported, and tests take them by name)
 """The PBS Pro backend (``scheduler_pbs``), tested WITHOUT a live PBS.
 
 OpenPBS is packaged neither for Debian nor on PyPI, so no PBS server can run here. These
@@ -14,80 +15,14 @@ from __future__ import annotations
 import asyncio
 import calendar
 import json
-import os
-import shlex
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jupyter_uv_kernels.errors import InvalidRequest, SchedulerFailed
 from jupyter_uv_kernels.scheduler_pbs import PbsScheduler, parse_ctime, parse_job, same_job
-from jupyter_uv_kernels.scheduler_slurm import SlurmScheduler
-from jupyter_uv_kernels.schedulers import JobDirectives, Resources, SchedulerRunner, find_scheduler
-
-SAMPLES = Path(__file__).parent / "pbs_samples"
-#: NCAR's time zone, as a POSIX rule (no zoneinfo files needed). March 5 is MST, UTC-7.
-DENVER = "MST7MDT,M3.2.0,M11.1.0"
-
-
-def mst(day: int, hour: int, minute: int, second: int) -> float:
-    """Epoch seconds of March ``day`` 2024 at that wall-clock time in Denver (UTC-7)."""
-    return float(calendar.timegm((2024, 3, day, hour + 7, minute, second, 0, 0, 0)))
-
-
-@pytest.fixture
-def denver(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", DENVER)
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-class Standins:
-    """Stand-in PBS commands in a tmp bin dir first on PATH."""
-
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.bin = root / "bin"
-        self.bin.mkdir()
-        self.runner = SchedulerRunner(timeout=20)
-        self.pbs = PbsScheduler(self.runner)
-        monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ['PATH']}")
-
-    def add(
-        self, command: str, *, stdout: str = "", stderr: str = "", code: int = 0, text: str = ""
-    ) -> None:
-        """``stdout``/``stderr`` name sample files; ``text`` is printed verbatim instead."""
-        q = shlex.quote
-        lines = [
-            "#!/bin/bash",
-            f"printf '%s\\0' \"$@\" > {q(str(self.bin / (command + '.argv')))}",
-            f"pwd > {q(str(self.bin / (command + '.cwd')))}",
-        ]
-        if stdout:
-            lines.append(f"cat {q(str(SAMPLES / stdout))}")
-        if text:
-            lines.append(f"printf '%s' {q(text)}")
-        if stderr:
-            lines.append(f"cat {q(str(SAMPLES / stderr))} >&2")
-        lines.append(f"exit {code}")
-        script = self.bin / command
-        script.write_text("\n".join(lines) + "\n")
-        script.chmod(0o755)
-
-    def argv(self, command: str) -> list[str]:
-        return (self.bin / (command + ".argv")).read_text().split("\0")[:-1]
-
-    def ran(self, command: str) -> bool:
-        return (self.bin / (command + ".argv")).exists()
-
-
-@pytest.fixture
-def pbs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Standins:
-    return Standins(tmp_path, monkeypatch)
+from jupyter_uv_kernels.schedulers import JobDirectives, Resources, SchedulerRunner
+from tests.unit.pbs_standins import SAMPLES, Standins, denver, mst, pbs  # noqa: F401
 
 
 def directives(**changes: Any) -> JobDirectives:
@@ -339,122 +274,3 @@ def test_parse_ctime_refuses_what_is_not_ctime(text: Any) -> None:
 )
 def test_same_job(given: str, key: str, same: bool) -> None:
     assert same_job(given, key) is same
-
-
-# --- submit and cancel ------------------------------------------------------------------
-
-
-def test_submit_runs_qsub_on_the_script_without_a_shell(pbs: Standins, tmp_path: Path) -> None:
-    pbs.add("qsub", stdout="qsub_ok.stdout")
-    workdir = tmp_path / "analysis"
-    workdir.mkdir()
-    script = "run; touch PWNED $(touch PWNED2) `touch PWNED3`.pbs"
-    assert asyncio.run(pbs.pbs.submit(script, str(workdir))) == "4117001.desched1"
-    assert pbs.argv("qsub") == [script]
-    assert (pbs.bin / "qsub.cwd").read_text().strip() == str(workdir)
-    assert not list(tmp_path.rglob("PWNED*"))
-    assert pbs.runner.history == [["qsub", script]]
-
-
-def test_submit_never_passes_the_script_as_an_option(pbs: Standins, tmp_path: Path) -> None:
-    pbs.add("qsub", stdout="qsub_ok.stdout")
-    asyncio.run(pbs.pbs.submit("--help.pbs", str(tmp_path)))
-    assert pbs.argv("qsub") == ["./--help.pbs"]
-
-
-@pytest.mark.parametrize(
-    ("stderr", "code", "words"),
-    [("qsub_unknown_queue.stderr", 170, "Unknown queue"), ("qsub_unauthorized.stderr", 159, "")],
-)
-def test_submit_failures(stderr: str, code: int, words: str, pbs: Standins, tmp_path: Path) -> None:
-    pbs.add("qsub", stderr=stderr, code=code)
-    with pytest.raises(SchedulerFailed) as e:
-        asyncio.run(pbs.pbs.submit("job.pbs", str(tmp_path)))
-    assert e.value.stderr == (SAMPLES / stderr).read_text()
-    assert e.value.returncode == code
-    assert (SAMPLES / stderr).read_text().strip() in e.value.message
-    assert words in e.value.message
-
-
-@pytest.mark.parametrize(
-    "text", ["", "\n", "Job submitted\n", "4117001.desched1\n4117002.desched1\n", "-x\n"]
-)
-def test_submit_refuses_a_strange_answer(text: str, pbs: Standins, tmp_path: Path) -> None:
-    pbs.add("qsub", text=text)
-    with pytest.raises(SchedulerFailed, match="did not answer with a job id"):
-        asyncio.run(pbs.pbs.submit("job.pbs", str(tmp_path)))
-
-
-@pytest.mark.parametrize("job_id", ["4117001.desched1", "4117001[].casper-pbs", "4117001"])
-def test_submit_accepts_every_pbs_id_shape(job_id: str, pbs: Standins, tmp_path: Path) -> None:
-    pbs.add("qsub", text=f"\n{job_id}\n")
-    assert asyncio.run(pbs.pbs.submit("job.pbs", str(tmp_path))) == job_id
-
-
-def test_cancel_runs_qdel(pbs: Standins) -> None:
-    pbs.add("qdel")
-    asyncio.run(pbs.pbs.cancel("4117002.desched1"))
-    assert pbs.argv("qdel") == ["4117002.desched1"]
-
-
-@pytest.mark.parametrize(
-    ("stderr", "code"), [("qdel_finished.stderr", 35), ("qdel_exiting.stderr", 168)]
-)
-def test_cancel_of_an_ended_job_is_quiet(stderr: str, code: int, pbs: Standins) -> None:
-    pbs.add("qdel", stderr=stderr, code=code)
-    asyncio.run(pbs.pbs.cancel("4117003.desched1"))
-    assert pbs.argv("qdel") == ["4117003.desched1"]
-
-
-@pytest.mark.parametrize(
-    ("stderr", "code", "words"),
-    [
-        ("qdel_unknown.stderr", 153, "PBS does not know job 4117099.desched1 (`qdel` said: "),
-        ("qdel_no_server.stderr", 186, "`qdel 4117099.desched1` failed: "),  # 15034 % 256
-    ],
-)
-def test_cancel_failures(stderr: str, code: int, words: str, pbs: Standins) -> None:
-    pbs.add("qdel", stderr=stderr, code=code)
-    with pytest.raises(SchedulerFailed) as e:
-        asyncio.run(pbs.pbs.cancel("4117099.desched1"))
-    assert e.value.stderr == (SAMPLES / stderr).read_text()
-    assert e.value.message.startswith(words + (SAMPLES / stderr).read_text().strip())
-
-
-@pytest.mark.parametrize("job_id", ["-W force", "1; rm -rf ~", "$(id)", ""])
-def test_cancel_refuses_what_is_not_a_job_id(job_id: str, pbs: Standins) -> None:
-    pbs.add("qdel")
-    with pytest.raises(InvalidRequest):
-        asyncio.run(pbs.pbs.cancel(job_id))
-    assert not pbs.ran("qdel")
-
-
-# --- find_scheduler ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("commands", "expected"),
-    [
-        (["qsub", "qstat", "qdel"], PbsScheduler),
-        (["sbatch", "squeue"], SlurmScheduler),
-        (["qsub", "sbatch"], PbsScheduler),
-        ([], type(None)),
-    ],
-)
-def test_find_scheduler_auto(
-    commands: list[str], expected: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for command in commands:
-        (tmp_path / command).write_text("#!/bin/sh\nexit 0\n")
-        (tmp_path / command).chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert type(find_scheduler("auto", SchedulerRunner())) is expected
-
-
-def test_find_scheduler_auto_ignores_a_qsub_that_is_not_executable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "qsub").write_text("#!/bin/sh\n")
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert find_scheduler("auto", SchedulerRunner()) is None
-    assert isinstance(find_scheduler("pbs", SchedulerRunner()), PbsScheduler)
