@@ -115,8 +115,37 @@ class UvKernels(Configurable):
 
     rescan_interval = Float(
         300.0,
-        help="""Seconds between background rescans in the server. Example: 60.
-        0 disables periodic rescans (POST /uv-kernels/refresh still rescans).""",
+        help="""Seconds between the server's cheap background checks: each known
+        environment's few marker files, and the directories where new environments appear
+        (the roots' first level, the folders that hold environments, new pyproject.toml
+        folders), re-read only when their mtime changed. Not a full walk (see
+        full_rescan_interval). Example: 600. 0 disables the background checks (a look from
+        the launcher or the panel, and POST /uv-kernels/refresh, still check).""",
+    ).tag(config=True)
+
+    full_rescan_interval = Float(
+        21600.0,
+        help="""Seconds between full walks of the roots in the background, which find
+        environments made anywhere (deep in a new folder tree). The server also walks at
+        start (or reuses a recent walk of another server, see scan_share_seconds) and on
+        POST /uv-kernels/refresh. Example: 3600. 0 means never in the background.""",
+    ).tag(config=True)
+
+    demand_interval = Float(
+        3.0,
+        help="""When someone looks (the launcher fetches /api/kernelspecs, the panel lists
+        environments) and the last check is older than this many seconds, a cheap check
+        starts in the background (the request never waits for it). Example: 10. 0 means
+        never check on demand.""",
+    ).tag(config=True)
+
+    scan_share_seconds = Float(
+        600.0,
+        help="""A full walk's result is written to the Jupyter data dir (uv_kernels/scans/),
+        and another server of the same user (a login node and a compute node share $HOME)
+        or `jupyter uvkernel refresh` reuses it instead of walking again while it is
+        younger than this many seconds and was made with the same roots and pruning.
+        Example: 300. 0 means never reuse (every process walks on its own).""",
     ).tag(config=True)
 
     scan_time_budget = Float(
@@ -126,10 +155,12 @@ class UvKernels(Configurable):
     ).tag(config=True)
 
     scan_workers = Int(
-        1,
-        help="""Threads that scan the subtrees of each root in parallel. On a parallel
-        filesystem such as GLADE, where each metadata call has a high latency, 4-8 threads
-        hide that latency. Example: 8. 0 or 1 means a serial scan.""",
+        0,
+        help="""Threads that walk the subtrees of each root in parallel. On a parallel or
+        network filesystem (GPFS such as GLADE, Lustre, NFS), where each metadata call has a
+        high latency, 8 threads hide that latency; on a local disk one is fastest.
+        Example: 8. 0 (the default) chooses per root from its filesystem type (statfs):
+        8 on GPFS, Lustre and NFS, 1 elsewhere, and logs the choice. 1 means serial.""",
     ).tag(config=True)
 
     uv = Unicode(
