@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,15 +100,80 @@ def glade_tree(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> 
 
 
 def run_cli(
-    *args: str, unprivileged: bool = False, check: bool = False
+    *args: str, unprivileged: bool = False, console_script: bool = False, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``jupyter-uvkernel`` console script.
+    """Run ``jupyter uvkernel ARGS``: its exit code, stdout and stderr.
 
-    With ``unprivileged`` (and when running as root) it runs in a new user namespace, where
-    root loses CAP_DAC_OVERRIDE, so a chmod 000 directory is really unreadable.
+    By default it runs in this process (the console script's entry point, with argv, the
+    environment and the working directory a subprocess would get, its output captured):
+    the same code path without two seconds of interpreter start-up per call. With
+    ``console_script`` it runs the real ``jupyter-uvkernel`` script as a subprocess.
+
+    With ``unprivileged`` (and when running as root) the script runs in a new user
+    namespace, where root loses CAP_DAC_OVERRIDE, so a chmod 000 directory is really
+    unreadable; that needs a process of its own.
     """
-    script = Path(sys.executable).parent / "jupyter-uvkernel"
-    argv = [str(script), *args]
-    if unprivileged and os.geteuid() == 0:
-        argv = ["unshare", "-U", *argv]
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
+    if console_script or (unprivileged and os.geteuid() == 0):
+        script = Path(sys.executable).parent / "jupyter-uvkernel"
+        argv = [str(script), *args]
+        if unprivileged and os.geteuid() == 0:
+            argv = ["unshare", "-U", *argv]
+        return subprocess.run(argv, capture_output=True, text=True, check=check)
+    done = _run_cli_in_process(list(args))
+    if check:
+        done.check_returncode()
+    return done
+
+
+def _run_cli_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``main(argv)`` as the console script calls it, with what a process would see: stdin
+    at end of file, stdout and stderr captured, the exit code from SystemExit, and an
+    uncaught exception printed as a traceback with exit code 1 (as Python does)."""
+    from jupyter_uv_kernels import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    argv0 = sys.argv
+    sys.argv = [str(Path(sys.executable).parent / "jupyter-uvkernel"), *args]
+    try:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            _stdin_at_eof(),
+        ):
+            try:
+                cli.main(args)
+            except SystemExit as stop:
+                if stop.code is None:
+                    code = 0
+                elif isinstance(stop.code, int):
+                    code = stop.code
+                else:
+                    print(stop.code, file=sys.stderr)
+                    code = 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+    finally:
+        sys.argv = argv0
+        # The apps are singletons: the next run must start from a fresh instance.
+        for command in (cli.UvKernelApp, *(c for c, _ in cli.UvKernelApp.subcommands.values())):
+            if isinstance(command, type):
+                command.clear_instance()
+    return subprocess.CompletedProcess(
+        ["jupyter-uvkernel", *args], code, out.getvalue(), err.getvalue()
+    )
+
+
+@contextlib.contextmanager
+def _stdin_at_eof() -> Iterator[None]:
+    """A closed stdin, as ``subprocess.run`` under pytest gives the script (not a tty)."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO("")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
