@@ -13,7 +13,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,17 @@ def make_venv(path: Path, *packages: str, plain: bool = False) -> Path:
     if packages:
         uv("pip", "install", "--python", str(path / "bin" / "python"), "--", *packages)
     return path
+
+
+def build_concurrently(*builds: Callable[[], object], workers: int = 4) -> None:
+    """Run independent fixture builds at once, each a callable that makes its own folder
+    with real uv (as ``make_project``/``make_venv`` do). uv waits on the index and the disk
+    much of the time, so a few at once take about half as long; uv locks its cache for
+    concurrent use. Raises the first build's error, after every build has ended."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(build) for build in builds]
+    for future in futures:
+        future.result()
 
 
 def project_files(project: Path) -> dict[str, bytes]:
