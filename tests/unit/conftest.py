@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_concurrently, make_project, make_venv, uv
+from tests.conftest import build_concurrently, make_project, make_venv, run_cli_in_process, uv
 
 #: relpath -> (kind, status) that discovery must report for the tree below (max_depth=4).
 EXPECTED = {
@@ -138,61 +134,7 @@ def run_cli(
         if unprivileged and os.geteuid() == 0:
             argv = ["unshare", "-U", *argv]
         return subprocess.run(argv, capture_output=True, text=True, check=check)
-    done = _run_cli_in_process(list(args))
+    done = run_cli_in_process(list(args))
     if check:
         done.check_returncode()
     return done
-
-
-def _run_cli_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """``main(argv)`` as the console script calls it, with what a process would see: stdin
-    at end of file, stdout and stderr captured, the exit code from SystemExit, and an
-    uncaught exception printed as a traceback with exit code 1 (as Python does)."""
-    from jupyter_uv_kernels import cli
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    argv0 = sys.argv
-    sys.argv = [str(Path(sys.executable).parent / "jupyter-uvkernel"), *args]
-    try:
-        with (
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-            _stdin_at_eof(),
-        ):
-            try:
-                cli.main(args)
-            except SystemExit as stop:
-                if stop.code is None:
-                    code = 0
-                elif isinstance(stop.code, int):
-                    code = stop.code
-                else:
-                    print(stop.code, file=sys.stderr)
-                    code = 1
-            except Exception:
-                traceback.print_exc()
-                code = 1
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-    finally:
-        sys.argv = argv0
-        # The apps are singletons: the next run must start from a fresh instance.
-        for command in (cli.UvKernelApp, *(c for c, _ in cli.UvKernelApp.subcommands.values())):
-            if isinstance(command, type):
-                command.clear_instance()
-    return subprocess.CompletedProcess(
-        ["jupyter-uvkernel", *args], code, out.getvalue(), err.getvalue()
-    )
-
-
-@contextlib.contextmanager
-def _stdin_at_eof() -> Iterator[None]:
-    """A closed stdin, as ``subprocess.run`` under pytest gives the script (not a tty)."""
-    saved = sys.stdin
-    sys.stdin = io.StringIO("")
-    try:
-        yield
-    finally:
-        sys.stdin = saved
