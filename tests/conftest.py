@@ -204,7 +204,8 @@ def run_cli_in_process(
 
 @contextlib.contextmanager
 def _stdin_at_eof() -> Iterator[None]:
-    """A closed stdin, as ``subprocess.run`` under pytest gives the script (not a tty)."""
+    """A stdin at end of file and not a terminal, as in CI (where the script's inherited
+    stdin is no terminal either): prompts take their non-interactive path."""
     saved = sys.stdin
     sys.stdin = io.StringIO("")
     try:
