@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .environments import Environment, inspect_environment, read_pyvenv_cfg
+from .filesystems import workers_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,17 +59,28 @@ class ScanOptions:
     include_plain_venvs: bool = True
     time_budget: float = 0.0
     workers: int = 1
+    #: Why ``workers`` is what it is (logged when the walk starts); empty when set directly.
+    workers_reason: str = ""
 
     @classmethod
     def from_config(cls, config: Any, roots: Iterable[os.PathLike[str] | str]) -> ScanOptions:
+        paths = [os.fspath(r) for r in roots]
+        # scan_workers=0: one statfs per root (cached for the process) picks the count.
+        workers, why = workers_for(paths, config.scan_workers)
+        count = f"{workers} worker{'' if workers == 1 else 's'}"
+        if config.scan_workers <= 0:
+            why = f"{why}: {count} (scan_workers=0 chooses by filesystem)"
+        else:
+            why = f"{count} ({why})"
         return cls(
-            roots=[os.fspath(r) for r in roots],
+            roots=paths,
             max_depth=config.max_depth,
             prune=frozenset(config.prune),
             prune_hidden=config.prune_hidden,
             include_plain_venvs=config.include_plain_venvs,
             time_budget=config.scan_time_budget,
-            workers=config.scan_workers,
+            workers=workers,
+            workers_reason=why,
         )
 
 
@@ -269,6 +281,8 @@ def scan_roots(options: ScanOptions) -> ScanResult:
     root are walked in a thread pool, which hides per-call latency on parallel filesystems.
     """
     started = time.monotonic()
+    if options.workers_reason:
+        log.info("discovery: %s", options.workers_reason)
     walk = _Walk(options)
     roots = [os.path.abspath(r) for r in options.roots]
     jobs: list[_Job] = [(r, os.path.realpath(r), 0, r, ()) for r in roots]
