@@ -34,9 +34,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 log = logging.getLogger(__name__)
 
-#: Test and benchmark hook: called with each directory path before it is read, so a
-#: benchmark can add per-directory latency that imitates a parallel filesystem.
-#: ``None`` in production. Set it with ``set_directory_hook``.
+#: Test and benchmark hook: called with each directory path before it is read (and with
+#: the shared walk's file before it is read or written, see :mod:`scan_share`), so a
+#: benchmark can add per-call latency that imitates a parallel filesystem and count the
+#: calls. ``None`` in production. Set it with ``set_directory_hook``.
 _directory_hook: Callable[[str], None] | None = None
 
 
@@ -48,6 +49,13 @@ def set_directory_hook(hook: Callable[[str], None] | None) -> None:
     """
     global _directory_hook
     _directory_hook = hook
+
+
+def charge_metadata(path: str) -> None:
+    """Run the directory hook for a metadata call made outside the walk (the shared walk's
+    file), so a benchmark counts and slows it like any directory read."""
+    if _directory_hook is not None:
+        _directory_hook(path)
 
 
 @dataclass
@@ -92,6 +100,10 @@ class ScanResult:
     directories: int = 0
     skipped: list[str] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
+    #: Set when this is another process's walk, reused (:mod:`scan_share`): its file, and
+    #: how many seconds ago it was written. ``duration`` and ``directories`` are that walk's.
+    shared_from: str | None = None
+    shared_age: float | None = None
 
 
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
