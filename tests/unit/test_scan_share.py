@@ -30,6 +30,8 @@ from jupyter_uv_kernels.scan_share import (
     write_shared,
 )
 
+from .conftest import run_cli
+
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
@@ -275,3 +277,17 @@ def test_given_concurrent_writers_then_the_file_always_parses(tree: Path, tmp_pa
     assert [p.name for p in where.iterdir()] == [path.name]  # no temporary file left
     assert reads > 0
 
+
+def test_given_the_cli_when_refreshed_twice_then_the_second_reuses_and_fresh_walks(
+    tree: Path,
+) -> None:
+    first = run_cli("refresh", "--root", str(tree), check=True).stdout
+    assert "reused" not in first and "4 environments" in first
+    second = run_cli("refresh", "--root", str(tree), check=True).stdout
+    assert "0 changes" in second and "reused the walk of " in second
+    assert "s ago (--fresh walks again)." in second
+    fresh = run_cli("refresh", "--fresh", "--root", str(tree), check=True).stdout
+    assert "reused" not in fresh and "0 changes" in fresh
+    listed = json.loads(run_cli("list", "--json", "--root", str(tree), check=True).stdout)
+    assert listed["shared_from"] and len(listed["environments"]) == 4
+    assert "--fresh" in run_cli("refresh", "--help").stdout
