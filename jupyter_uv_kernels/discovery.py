@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .environments import Environment, inspect_environment, read_pyvenv_cfg
+from .filesystems import workers_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,9 +34,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 log = logging.getLogger(__name__)
 
-#: Test and benchmark hook: called with each directory path before it is read, so a
-#: benchmark can add per-directory latency that imitates a parallel filesystem.
-#: ``None`` in production. Set it with ``set_directory_hook``.
+#: Test and benchmark hook: called with each directory path before it is read (and with
+#: the shared walk's file before it is read or written, see :mod:`scan_share`), so a
+#: benchmark can add per-call latency that imitates a parallel filesystem and count the
+#: calls. ``None`` in production. Set it with ``set_directory_hook``.
 _directory_hook: Callable[[str], None] | None = None
 
 
@@ -49,6 +51,13 @@ def set_directory_hook(hook: Callable[[str], None] | None) -> None:
     _directory_hook = hook
 
 
+def charge_metadata(path: str) -> None:
+    """Run the directory hook for a metadata call made outside the walk (the shared walk's
+    file), so a benchmark counts and slows it like any directory read."""
+    if _directory_hook is not None:
+        _directory_hook(path)
+
+
 @dataclass
 class ScanOptions:
     roots: list[str]
@@ -58,17 +67,28 @@ class ScanOptions:
     include_plain_venvs: bool = True
     time_budget: float = 0.0
     workers: int = 1
+    #: Why ``workers`` is what it is (logged when the walk starts); empty when set directly.
+    workers_reason: str = ""
 
     @classmethod
     def from_config(cls, config: Any, roots: Iterable[os.PathLike[str] | str]) -> ScanOptions:
+        paths = [os.fspath(r) for r in roots]
+        # scan_workers=0: one statfs per root (cached for the process) picks the count.
+        workers, why = workers_for(paths, config.scan_workers)
+        count = f"{workers} worker{'' if workers == 1 else 's'}"
+        if config.scan_workers <= 0:
+            why = f"{why}: {count} (scan_workers=0 chooses by filesystem)"
+        else:
+            why = f"{count} ({why})"
         return cls(
-            roots=[os.fspath(r) for r in roots],
+            roots=paths,
             max_depth=config.max_depth,
             prune=frozenset(config.prune),
             prune_hidden=config.prune_hidden,
             include_plain_venvs=config.include_plain_venvs,
             time_budget=config.scan_time_budget,
-            workers=config.scan_workers,
+            workers=workers,
+            workers_reason=why,
         )
 
 
@@ -80,6 +100,10 @@ class ScanResult:
     directories: int = 0
     skipped: list[str] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
+    #: Set when this is another process's walk, reused (:mod:`scan_share`): its file, and
+    #: how many seconds ago it was written. ``duration`` and ``directories`` are that walk's.
+    shared_from: str | None = None
+    shared_age: float | None = None
 
 
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
@@ -269,6 +293,8 @@ def scan_roots(options: ScanOptions) -> ScanResult:
     root are walked in a thread pool, which hides per-call latency on parallel filesystems.
     """
     started = time.monotonic()
+    if options.workers_reason:
+        log.info("discovery: %s", options.workers_reason)
     walk = _Walk(options)
     roots = [os.path.abspath(r) for r in options.roots]
     jobs: list[_Job] = [(r, os.path.realpath(r), 0, r, ()) for r in roots]
