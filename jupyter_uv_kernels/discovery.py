@@ -33,8 +33,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 log = logging.getLogger(__name__)
 
-#: Test and benchmark hook: called with each directory path before it is read, so a
-#: benchmark can add per-directory latency that imitates a parallel filesystem.
+#: Test and benchmark hook: called with each directory path before it is read (and with
+#: each path an incremental check stats, see ``note_metadata``), so a benchmark can add
+#: per-call latency that imitates a parallel filesystem and count metadata operations.
 #: ``None`` in production. Set it with ``set_directory_hook``.
 _directory_hook: Callable[[str], None] | None = None
 
@@ -47,6 +48,13 @@ def set_directory_hook(hook: Callable[[str], None] | None) -> None:
     """
     global _directory_hook
     _directory_hook = hook
+
+
+def note_metadata(path: str) -> None:
+    """Run the directory hook for a metadata call that is not a ``scandir`` (the ``stat``
+    calls of :mod:`incremental`), so benchmarks count and slow down those too."""
+    if _directory_hook is not None:
+        _directory_hook(path)
 
 
 @dataclass
@@ -80,6 +88,12 @@ class ScanResult:
     directories: int = 0
     skipped: list[str] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
+    #: Directories with a pyproject.toml that are not environments yet (``uv init`` before
+    #: ``uv add``): where :mod:`incremental` checks look for new projects.
+    candidates: list[str] = field(default_factory=list)
+    #: Wall-clock time (``time.time()``) the walk started: what changed after it may be
+    #: missing from the result, so :mod:`incremental` re-reads it at the first check.
+    started_at: float = 0.0
 
 
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
@@ -94,6 +108,7 @@ class _Walk:
         self.deadline = time.monotonic() + options.time_budget if options.time_budget > 0 else None
         self.lock = threading.Lock()
         self.found: dict[str, Environment] = {}
+        self.candidates: list[str] = []
         self.skipped: list[str] = []
         self.directories = 0
         # One thread needs no lock around the directory count (a lock per directory is a
@@ -192,7 +207,10 @@ class _Walk:
 
         if "pyproject.toml" in names and not _is_member(path, members):
             project = self._project(path, names, root)
-            if project is not None:
+            if project is None:
+                with self.lock:
+                    self.candidates.append(path)
+            else:
                 self.add(project)
                 exclude = frozenset({".venv"})
                 if project.workspace_members:
@@ -269,6 +287,7 @@ def scan_roots(options: ScanOptions) -> ScanResult:
     root are walked in a thread pool, which hides per-call latency on parallel filesystems.
     """
     started = time.monotonic()
+    started_at = time.time()
     walk = _Walk(options)
     roots = [os.path.abspath(r) for r in options.roots]
     jobs: list[_Job] = [(r, os.path.realpath(r), 0, r, ()) for r in roots]
@@ -289,4 +308,6 @@ def scan_roots(options: ScanOptions) -> ScanResult:
         directories=walk.directories,
         skipped=sorted(walk.skipped),
         roots=roots,
+        candidates=sorted(walk.candidates),
+        started_at=started_at,
     )
