@@ -31,6 +31,8 @@ class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRou
     # -- reads ---------------------------------------------------------------------------
 
     def environments(self) -> dict[str, Any]:
+        """The list as it is now; a look, so a cheap check may start in the background."""
+        self.index.looked()
         return self.index.to_json()
 
     def refresh(self) -> dict[str, Any]:
