@@ -270,16 +270,21 @@ class EnvironmentIndex:
         the kernelspecs."""
         current = {k: dataclasses.replace(e) for k, e in self.environments.items()}
         now = time.monotonic()
+        gone: list[str] = []
         for env in [*result.removed, *result.added, *result.changed]:
             real = os.path.realpath(env.path)
             if self._touched.get(real, 0.0) >= started:
                 continue  # an operation settled it after the check began
             self._touched[real] = now  # a walk running now must not undo it
             current.pop(env.id, None)
-            if env not in result.removed:
+            if env in result.removed:
+                gone.append(env.path)
+            else:
                 current[env.id] = dataclasses.replace(env)
         envs = sorted(current.values(), key=lambda e: (e.root or "", e.path))
-        self.catalog.reconciler.reconcile(envs, scanned_roots=(), complete=False)
+        # The removed envs' paths were checked completely: their specs go even while an
+        # `rm -rf` in a terminal has not yet reached the interpreter the spec names.
+        self.catalog.reconciler.reconcile(envs, scanned_roots=gone, complete=bool(gone))
         return {e.id: e for e in envs}
 
     def _log_check(self, result: CheckResult) -> None:

@@ -97,6 +97,7 @@ async def test_given_an_env_made_in_a_terminal_when_the_launcher_looks_then_it_f
         assert not spec_dir(uv_kernels_config, kernel).exists()
 
         appeared.append(await seconds_until(api, kernel, present=True))
+        await settled(api)  # the polls' last look may still have a check scheduled
         await asyncio.to_thread(shutil.rmtree, env)
         went.append(await seconds_until(api, kernel, present=False))
 
