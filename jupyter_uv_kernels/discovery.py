@@ -35,9 +35,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 log = logging.getLogger(__name__)
 
 #: Test and benchmark hook: called with each directory path before it is read (and with
-#: the shared walk's file before it is read or written, see :mod:`scan_share`), so a
-#: benchmark can add per-call latency that imitates a parallel filesystem and count the
-#: calls. ``None`` in production. Set it with ``set_directory_hook``.
+#: the shared walk's file before it is read or written, see :mod:`scan_share`, and
+#: each path an incremental check stats, see ``note_metadata``), so a benchmark can
+#: add per-call latency that imitates a parallel filesystem and count metadata
+#: operations. ``None`` in production. Set it with ``set_directory_hook``.
 _directory_hook: Callable[[str], None] | None = None
 
 
@@ -51,9 +52,10 @@ def set_directory_hook(hook: Callable[[str], None] | None) -> None:
     _directory_hook = hook
 
 
-def charge_metadata(path: str) -> None:
-    """Run the directory hook for a metadata call made outside the walk (the shared walk's
-    file), so a benchmark counts and slows it like any directory read."""
+def note_metadata(path: str) -> None:
+    """Run the directory hook for a metadata call that is not a walk's ``scandir`` (the
+    ``stat`` calls of :mod:`incremental`, the shared walk's file), so benchmarks count and
+    slow down those too."""
     if _directory_hook is not None:
         _directory_hook(path)
 
@@ -104,6 +106,12 @@ class ScanResult:
     #: how many seconds ago it was written. ``duration`` and ``directories`` are that walk's.
     shared_from: str | None = None
     shared_age: float | None = None
+    #: Directories with a pyproject.toml that are not environments yet (``uv init`` before
+    #: ``uv add``): where :mod:`incremental` checks look for new projects.
+    candidates: list[str] = field(default_factory=list)
+    #: Wall-clock time (``time.time()``) the walk started: what changed after it may be
+    #: missing from the result, so :mod:`incremental` re-reads it at the first check.
+    started_at: float = 0.0
 
 
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
@@ -118,6 +126,7 @@ class _Walk:
         self.deadline = time.monotonic() + options.time_budget if options.time_budget > 0 else None
         self.lock = threading.Lock()
         self.found: dict[str, Environment] = {}
+        self.candidates: list[str] = []
         self.skipped: list[str] = []
         self.directories = 0
         # One thread needs no lock around the directory count (a lock per directory is a
@@ -216,7 +225,10 @@ class _Walk:
 
         if "pyproject.toml" in names and not _is_member(path, members):
             project = self._project(path, names, root)
-            if project is not None:
+            if project is None:
+                with self.lock:
+                    self.candidates.append(path)
+            else:
                 self.add(project)
                 exclude = frozenset({".venv"})
                 if project.workspace_members:
@@ -295,6 +307,7 @@ def scan_roots(options: ScanOptions) -> ScanResult:
     started = time.monotonic()
     if options.workers_reason:
         log.info("discovery: %s", options.workers_reason)
+    started_at = time.time()
     walk = _Walk(options)
     roots = [os.path.abspath(r) for r in options.roots]
     jobs: list[_Job] = [(r, os.path.realpath(r), 0, r, ()) for r in roots]
@@ -315,4 +328,6 @@ def scan_roots(options: ScanOptions) -> ScanResult:
         directories=walk.directories,
         skipped=sorted(walk.skipped),
         roots=roots,
+        candidates=sorted(walk.candidates),
+        started_at=started_at,
     )

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 
-from .discovery import ScanOptions, ScanResult, charge_metadata, scan_roots
+from .discovery import ScanOptions, ScanResult, note_metadata, scan_roots
 from .environments import Environment
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def write_shared(
         "result": walk,
     }
     tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    charge_metadata(path)
+    note_metadata(path)
     try:
         data = json.dumps(payload, default=_json_default, separators=(",", ":")).encode()
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -155,7 +155,7 @@ def read_shared(
     if max_age <= 0:
         return None
     path = shared_file(directory, options)
-    charge_metadata(path)
+    note_metadata(path)
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
@@ -203,7 +203,7 @@ def gone_environment(result: ScanResult) -> str | None:
     guard, so a refresh after ``rm -rf`` of an environment does not keep its kernel."""
     for env in result.environments:
         target = env.venv or env.path
-        charge_metadata(target)
+        note_metadata(target)
         if not os.path.lexists(target):
             return target
     return None
@@ -213,7 +213,7 @@ def forget_shared(directory: str | os.PathLike[str], options: ScanOptions) -> No
     """Remove the shared walk for these options (an environment was just made: the walk
     no longer lists everything, so the next scan walks)."""
     path = shared_file(directory, options)
-    charge_metadata(path)
+    note_metadata(path)
     with contextlib.suppress(OSError):
         os.unlink(path)
 
@@ -221,7 +221,7 @@ def forget_shared(directory: str | os.PathLike[str], options: ScanOptions) -> No
 def remove_old_files(directory: str | os.PathLike[str], now: float | None = None) -> None:
     """Remove shared walks and leftover temporary files nobody wrote for KEEP_SECONDS."""
     limit = (time.time() if now is None else now) - KEEP_SECONDS
-    charge_metadata(os.fspath(directory))
+    note_metadata(os.fspath(directory))
     try:
         with os.scandir(directory) as it:
             old = [e.path for e in it if e.is_file() and e.stat().st_mtime < limit]
