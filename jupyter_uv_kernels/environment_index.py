@@ -1,13 +1,17 @@
-"""The environment index: the records the server knows, kept current.
+"""The environment index: the records the server knows, kept current on demand.
 
-Scans of the roots and kernelspec reconciles run in a thread, in the background, so a
-request never waits for one. After every operation one environment is re-inspected
-(:meth:`EnvironmentIndex.settle`) and merged in, so lists and ``/api/kernelspecs`` follow
-without a rescan. A scan that started before an operation finished never drops what the
-operation made. Environments known to lag their lock although their mtimes look fresh (a
-change that could not be undone) are kept ``out-of-sync`` across scans.
-
-This is where discovery on demand (scans when someone looks) belongs.
+Full walks of the roots run at start and on POST refresh (and every
+``full_rescan_interval``); cheap incremental checks (:mod:`incremental`: a few ``stat``
+calls per environment and per watched folder) run when someone looks
+(:meth:`EnvironmentIndex.looked`: the launcher's ``/api/kernelspecs``, the panel's list,
+at most once per ``demand_interval``) and every ``rescan_interval``. Walks, checks and
+kernelspec reconciles run in a thread, so a request never waits for one; a check that
+found nothing does not even reconcile. After every operation one environment is
+re-inspected (:meth:`EnvironmentIndex.settle`) and merged in, so lists and
+``/api/kernelspecs`` follow at once. A scan or check that started before an operation
+finished never drops what the operation made, and a walk that started before a check
+found something keeps it. Environments known to lag their lock although their mtimes look
+fresh (a change that could not be undone) are kept ``out-of-sync`` across scans.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .catalog import EnvironmentCatalog
-from .discovery import ScanResult
+from .discovery import ScanOptions, ScanResult
 from .environments import Environment
 from .errors import EnvironmentNotFound, NotAnEnvironment
+from .incremental import CheckResult, Watch, build_watch, check
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ class EnvironmentIndex:
         self.last_error: str | None = None
         self._scan_task: asyncio.Task[None] | None = None
         self._again = False
+        self._fresh_next = False
         # Serialises reconcile + update, so a scan and an operation never interleave them.
         self._update_lock: asyncio.Lock | None = None
         # realpath -> monotonic time an operation last finished on it (see _merge).
@@ -57,6 +63,17 @@ class EnvironmentIndex:
         # "ready" (a change or a kernel-start sync did not complete and could not be undone).
         # Kept across scans until an operation on the env succeeds.
         self.known_drift: dict[str, str] = {}
+        # -- incremental checks (built after each full walk, advanced by each check) --
+        self.watch: Watch | None = None
+        self._walks = 0  # full walks merged so far: a check of an older watch is a delta
+        self._check_task: asyncio.Task[None] | None = None
+        self._check_again = False
+        self._check_after_walk = False
+        self._deferred: asyncio.TimerHandle | None = None
+        #: monotonic start of the latest check or walk (what a look compares with)
+        self.last_started: float | None = None
+        #: what the last check cost and found (logged, and read by tests and benchmarks)
+        self.last_check: dict[str, Any] | None = None
 
     def _lock(self) -> asyncio.Lock:
         if self._update_lock is None:
@@ -84,11 +101,14 @@ class EnvironmentIndex:
 
     # -- scanning --------------------------------------------------------------------------
 
-    def request_scan(self, *, coalesce: bool = False) -> None:
+    def request_scan(self, *, coalesce: bool = False, fresh: bool = False) -> None:
         """Start a background scan, or ask for another one after the running one.
 
         With ``coalesce`` a scan already running is enough (the periodic rescan uses that).
+        ``fresh`` walks even when another process's recent walk could be reused (POST
+        refresh: "look again now"); otherwise a shared walk (:mod:`scan_share`) may serve.
         """
+        self._fresh_next = self._fresh_next or fresh
         if self._scan_task is not None and not self._scan_task.done():
             if not coalesce:
                 self._again = True
@@ -101,32 +121,49 @@ class EnvironmentIndex:
             await asyncio.wait({self._scan_task}, timeout=timeout)
 
     async def stop(self, timeout: float = 10.0) -> None:
-        task = self._scan_task
-        if task is not None and not task.done():
-            task.cancel()
-            # A scan thread cannot be interrupted; give it a bounded time to notice.
-            await asyncio.wait({task}, timeout=timeout)
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
+        for task in (self._scan_task, self._check_task):
+            if task is not None and not task.done():
+                task.cancel()
+                # A scan thread cannot be interrupted; give it a bounded time to notice.
+                await asyncio.wait({task}, timeout=timeout)
 
     async def _scan_loop(self) -> None:
         try:
             while True:
                 self._again = False
-                started = time.monotonic()
+                started = self.last_started = time.monotonic()
                 try:
-                    result = await asyncio.to_thread(self.catalog.scan)
+                    fresh, self._fresh_next = self._fresh_next, False
+                    result = await asyncio.to_thread(self.catalog.scan, fresh=fresh)
                     async with self._lock():
-                        envs = await asyncio.to_thread(self._merge_and_reconcile, result, started)
+                        envs, watch = await asyncio.to_thread(
+                            self._merge_and_reconcile, result, started
+                        )
                         self.environments = {e.id: e for e in envs}
+                        self.watch = watch
+                        self._walks += 1
                         self.scanned_at = utcnow()
                         self.partial = result.partial
                         self.last_error = None
-                    self.log.info(
-                        "uv-kernels: scanned %d directories in %.2f s, %d environments%s",
-                        result.directories,
-                        result.duration,
-                        len(envs),
-                        " (partial: scan_time_budget reached)" if result.partial else "",
-                    )
+                    if result.shared_from is not None:
+                        self.log.info(
+                            "uv-kernels: reused another process's walk of %.0f s ago (%s), "
+                            "%d environments",
+                            result.shared_age or 0.0,
+                            result.shared_from,
+                            len(envs),
+                        )
+                    else:
+                        self.log.info(
+                            "uv-kernels: scanned %d directories in %.2f s, %d environments%s",
+                            result.directories,
+                            result.duration,
+                            len(envs),
+                            " (partial: scan_time_budget reached)" if result.partial else "",
+                        )
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # keep serving the last good list
@@ -136,11 +173,16 @@ class EnvironmentIndex:
                     return
         finally:
             self.scanning = False
+            if self._check_after_walk:
+                self._check_after_walk = False
+                self.request_check()
 
-    def _merge_and_reconcile(self, result: ScanResult, started: float) -> list[Environment]:
-        """Runs in a thread. Environments an operation changed while the scan walked are
-        re-inspected, so a scan that started before a create finished cannot drop it (and
-        its kernel) until the next rescan."""
+    def _merge_and_reconcile(
+        self, result: ScanResult, started: float
+    ) -> tuple[list[Environment], Watch]:
+        """Runs in a thread. Environments an operation or a check changed while the scan
+        walked are re-inspected, so a scan that started before a create finished cannot
+        drop it (and its kernel). Then the watch of the next checks is built."""
         by_real = {os.path.realpath(e.path): e for e in result.environments}
         for real, finished in list(self._touched.items()):
             if finished < started:
@@ -157,7 +199,129 @@ class EnvironmentIndex:
         self.catalog.reconciler.reconcile(
             envs, scanned_roots=result.roots, complete=not result.partial
         )
-        return envs
+        walk_started = result.started_at or time.time() - (time.monotonic() - started)
+        return envs, build_watch(self._options(), envs, result.candidates, walk_started)
+
+    def _options(self) -> ScanOptions:
+        return ScanOptions.from_config(self.catalog.config, self.catalog.roots)
+
+    # -- checks on demand ---------------------------------------------------------------------
+
+    def looked(self) -> None:
+        """Someone looks at the list (the launcher's kernelspecs, the panel): check in the
+        background when the last check or walk started more than ``demand_interval`` ago,
+        else once it is that old. Never blocks, never raises."""
+        try:
+            interval = float(self.catalog.config.demand_interval)
+            if interval <= 0 or self.watch is None:
+                return  # on-demand checks off, or the first walk is still running
+            age = time.monotonic() - (self.last_started or 0.0)
+            if age >= interval:
+                self.request_check()
+            elif self._deferred is None:
+                loop = asyncio.get_running_loop()
+                self._deferred = loop.call_later(interval - age, self._deferred_check)
+        except Exception:  # a look must never fail the request that made it
+            self.log.debug("uv-kernels: could not start a check", exc_info=True)
+
+    def _deferred_check(self) -> None:
+        self._deferred = None
+        self.request_check()
+
+    def request_check(self, *, again: bool = True) -> bool:
+        """Start a check in the background; when one is running, ask for another after it
+        (unless ``again`` is false: the periodic check); during a full walk, run it right
+        after the walk. False when there is no watch yet (the first walk is running)."""
+        if self.watch is None:
+            return False
+        if self.scanning:  # the walk may have passed the change: check right after it
+            self._check_after_walk = self._check_after_walk or again
+            return True
+        if self._check_task is not None and not self._check_task.done():
+            self._check_again = self._check_again or again
+            return True
+        self._check_task = asyncio.get_running_loop().create_task(self._check_loop())
+        return True
+
+    async def wait_for_check(self, timeout: float | None = None) -> None:
+        if self._check_task is not None and not self._check_task.done():
+            await asyncio.wait({self._check_task}, timeout=timeout)
+
+    async def _check_loop(self) -> None:
+        while True:
+            self._check_again = False
+            started = self.last_started = time.monotonic()
+            watch, walks = self.watch, self._walks
+            if watch is None:
+                return
+            try:
+                result = await asyncio.to_thread(
+                    check,
+                    self._options(),
+                    list(self.environments.values()),
+                    watch,
+                    adjust=self._apply_known_drift,
+                )
+                async with self._lock():
+                    if result.anything_changed:
+                        self.environments = await asyncio.to_thread(
+                            self._apply_check, result, started
+                        )
+                    if self._walks == walks:  # else a walk's newer watch stays
+                        self.watch = result.watch
+                self._log_check(result)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # keep serving the last good list
+                self.last_error = f"{type(e).__name__}: {e}"
+                self.log.exception("uv-kernels: check failed")
+            if not self._check_again:
+                return
+
+    def _apply_check(self, result: CheckResult, started: float) -> dict[str, Environment]:
+        """Runs in a thread, under the update lock: apply what a check found to the current
+        list (which an operation may have changed meanwhile: its records win) and reconcile
+        the kernelspecs."""
+        current = {k: dataclasses.replace(e) for k, e in self.environments.items()}
+        now = time.monotonic()
+        gone: list[str] = []
+        for env in [*result.removed, *result.added, *result.changed]:
+            real = os.path.realpath(env.path)
+            if self._touched.get(real, 0.0) >= started:
+                continue  # an operation settled it after the check began
+            self._touched[real] = now  # a walk running now must not undo it
+            current.pop(env.id, None)
+            if env in result.removed:
+                gone.append(env.path)
+            else:
+                current[env.id] = dataclasses.replace(env)
+        envs = sorted(current.values(), key=lambda e: (e.root or "", e.path))
+        # The removed envs' paths were checked completely: their specs go even while an
+        # `rm -rf` in a terminal has not yet reached the interpreter the spec names.
+        self.catalog.reconciler.reconcile(envs, scanned_roots=gone, complete=bool(gone))
+        return {e.id: e for e in envs}
+
+    def _log_check(self, result: CheckResult) -> None:
+        self.last_check = {
+            "stats": result.stats,
+            "directories": result.directories,
+            "duration": result.duration,
+            "added": [e.path for e in result.added],
+            "changed": [e.path for e in result.changed],
+            "removed": [e.path for e in result.removed],
+            "partial": result.partial,
+        }
+        report = self.log.info if result.anything_changed else self.log.debug
+        report(
+            "uv-kernels: checked with %d stats and %d directory reads in %.3f s: "
+            "%d added, %d changed, %d removed",
+            result.stats,
+            result.directories,
+            result.duration,
+            len(result.added),
+            len(result.changed),
+            len(result.removed),
+        )
 
     def _inspect_or_none(self, path: str, previous: Environment | None) -> Environment | None:
         try:

@@ -32,6 +32,14 @@ export namespace EnvironmentsModel {
   }
 }
 
+/** Which environment has which kernel: when it differs between two reads, kernels changed. */
+export function kernelSignature(envs: ReadonlyArray<IEnvironment>): string {
+  return envs
+    .map(e => `${e.id}:${e.kernel ?? ''}`)
+    .sort()
+    .join('\n');
+}
+
 /** The later of two ISO times (either may be null). */
 export function laterTime(a: string | null, b: string | null): string | null {
   if (!a || !b) {
@@ -122,14 +130,22 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     return this._environments.find(e => e.id === id);
   }
 
-  /** Re-read the list; keeps re-reading every second while the server scans. */
+  /**
+   * Re-read the list; keeps re-reading every second while the server scans. When the
+   * kernels differ from the last read (a server-side check found or lost an environment
+   * made in a terminal), `kernelsChanged` is emitted so the launcher re-reads kernelspecs.
+   */
   async fetch(): Promise<void> {
     clearTimeout(this._scanTimer);
+    let kernelsMoved = false;
     try {
       const list = await this._client.environments();
       if (this._disposed) {
         return;
       }
+      const kernels = kernelSignature(list.environments);
+      kernelsMoved = this._lastKernels !== null && kernels !== this._lastKernels;
+      this._lastKernels = kernels;
       this._environments = list.environments;
       this._roots = list.roots;
       this._scanning = list.scanning;
@@ -144,6 +160,9 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       return;
     }
     this._changed.emit();
+    if (kernelsMoved) {
+      this._kernelsChanged.emit();
+    }
     if (this._scanning) {
       this._scanTimer = setTimeout(() => {
         void this.fetch();
@@ -245,6 +264,8 @@ export class EnvironmentsModel implements IEnvironmentsModel {
   private _client: UvKernelsClient;
   private _refreshInterval: number;
   private _scanningPollInterval: number;
+  /** kernelSignature of the last list read from the server (null before the first). */
+  private _lastKernels: string | null = null;
   private _environments: IEnvironment[] = [];
   private _roots: string[] = [];
   private _scanning = false;

@@ -119,6 +119,27 @@ test('the list is read and changed is emitted', async () => {
   model.dispose();
 });
 
+test('a re-read list with other kernels announces them (a check found a terminal env)', async () => {
+  const server = new FakeServer().on(
+    'environments',
+    listing([env('a')]),
+    listing([env('a')]),
+    listing([env('a'), env('b', { kernel: 'uv-b-12345678' })]),
+    listing([env('a')])
+  );
+  const model = new UvKernelsModel({ request: server.request, settings: fast });
+  let kernels = 0;
+  model.kernelsChanged.connect(() => kernels++);
+  await model.fetchEnvironments();
+  await model.fetchEnvironments();
+  assert.equal(kernels, 0, 'the first read and an unchanged one announce nothing');
+  await model.fetchEnvironments();
+  assert.equal(kernels, 1);
+  await model.fetchEnvironments();
+  assert.equal(kernels, 2, 'an env deleted in a terminal changes the kernels too');
+  model.dispose();
+});
+
 test('while the server scans, the list is re-read until the scan ends', async () => {
   const server = new FakeServer().on(
     'environments',
