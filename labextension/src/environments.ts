@@ -53,6 +53,9 @@ export function laterTime(a: string | null, b: string | null): string | null {
   return tb > ta ? b : a;
 }
 
+/** Reads that follow a check a look started (one per `scanningPollInterval`). */
+const LOOK_FOLLOW_READS = 5;
+
 export class EnvironmentsModel implements IEnvironmentsModel {
   constructor(options: EnvironmentsModel.IOptions) {
     this._client = options.client;
@@ -149,6 +152,7 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       this._environments = list.environments;
       this._roots = list.roots;
       this._scanning = list.scanning;
+      this._checking = list.checking === true;
       this._partial = list.partial;
       this._scannedAt = list.scanned_at;
       this._error = null;
@@ -163,11 +167,27 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     if (kernelsMoved) {
       this._kernelsChanged.emit();
     }
-    if (this._scanning) {
+    // Follow a scan to its end; follow a check (every read is a look, which may start one)
+    // for a few reads only, so that following never keeps the server checking.
+    const followCheck = this._checking && this._checkReads > 0;
+    if (this._scanning || followCheck) {
+      if (followCheck && !this._scanning) {
+        this._checkReads -= 1;
+      }
       this._scanTimer = setTimeout(() => {
         void this.fetch();
       }, this._scanningPollInterval);
     }
+  }
+
+  /**
+   * Someone looks (a launcher opened): read the list now, which makes the server check
+   * for environments made or deleted in a terminal, and follow that check for a few reads,
+   * so that `kernelsChanged` re-reads the launcher's kernelspecs when it found something.
+   */
+  look(): Promise<void> {
+    this._checkReads = LOOK_FOLLOW_READS;
+    return this.fetch();
   }
 
   /** Ask the server to rescan now (the refresh button), then follow the scan. */
@@ -269,6 +289,9 @@ export class EnvironmentsModel implements IEnvironmentsModel {
   private _environments: IEnvironment[] = [];
   private _roots: string[] = [];
   private _scanning = false;
+  private _checking = false;
+  /** How many more reads may follow a server-side check (see `look`). */
+  private _checkReads = 0;
   private _partial = false;
   private _scannedAt: string | null = null;
   private _settledAt: string | null = null;

@@ -166,6 +166,34 @@ test('while the server scans, the list is re-read until the scan ends', async ()
   model.dispose();
 });
 
+test('a look follows the check it started for a few reads, and the launcher hears of a new kernel', async () => {
+  const checking = (envs: IEnvironment[], isChecking: boolean) => () => ({
+    ...listing(envs)(),
+    checking: isChecking
+  });
+  const server = new FakeServer().on(
+    'environments',
+    checking([env('a')], false),
+    checking([env('a')], true),
+    checking([env('a'), env('b')], true)
+  );
+  const model = new UvKernelsModel({
+    request: server.request,
+    settings: fast,
+    scanningPollInterval: 5
+  });
+  await model.fetchEnvironments();
+  let kernels = 0;
+  model.kernelsChanged.connect(() => kernels++);
+  await model.look();
+  // The server keeps saying "checking" (every read is a look): the model stops after 5 more.
+  await new Promise(resolve => setTimeout(resolve, 100));
+  assert.equal(server.count('environments'), 1 + 1 + 5);
+  assert.equal(model.environments.length, 2);
+  assert.equal(kernels, 1);
+  model.dispose();
+});
+
 test('a listing error is kept as the error, not thrown', async () => {
   const server = new FakeServer().on('environments', () => {
     throw new Error('Cannot reach the Jupyter server');
