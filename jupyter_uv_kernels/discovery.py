@@ -8,7 +8,12 @@ the bare walk we benchmark against. Only the few directories that are environmen
 for reading pyvenv.cfg and a handful of ``stat`` calls.
 
 This module is a pure function over the filesystem. It never blocks an event loop
-because the server calls it through ``asyncio.to_thread``.
+because the server calls it through ``asyncio.to_thread``; and because that thread shares
+the GIL with the loop, the walk gives the GIL and the CPU up after every directory it reads
+(``os.sched_yield``, one syscall next to the three of a ``scandir``). Without that, a busy
+walk retakes the GIL before the loop's thread, woken and waiting for a CPU, gets to it:
+on a loaded machine the server's event loop stalled for tens of milliseconds at a time
+for as long as the walk ran (benchmarks/README.md, figure c).
 """
 
 from __future__ import annotations
@@ -85,6 +90,9 @@ class ScanResult:
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
 _Job = tuple[str, str, int, str, tuple[str, ...]]
 
+#: Lets a thread waiting for the GIL (the server's event loop) run; absent on some systems.
+_yield = getattr(os, "sched_yield", None) or (lambda: None)
+
 
 class _Walk:
     """State shared by the threads of one scan."""
@@ -121,6 +129,7 @@ class _Walk:
     def read_dir(self, path: str) -> list[os.DirEntry[str]] | None:
         if self.out_of_time():
             return None
+        _yield()  # see the module docstring: the event loop waits for the GIL
         if _directory_hook is not None:
             _directory_hook(path)
         try:
