@@ -13,6 +13,7 @@ target is reported in the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -62,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--workers", type=int, default=8, help="GLADE rows: scan_workers (default 8)")
     p.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
+    p.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="(c) also on a server running the package as of GIT_REF, side by side "
+        "(alternating runs); both servers then run with rescan_interval=0",
+    )
     p.add_argument("--out", type=Path, help="where to write the markdown report")
     args = p.parse_args(argv)
     q = args.quick
@@ -75,6 +82,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"unknown figures {sorted(unknown)}; choose from {','.join(FIGURES)}")
     args.out = args.out or (trees.CACHE / "quick.md" if q else HERE / "results" / "latest.md")
     return args
+
+
+def baseline_package(ref: str) -> tuple[Path, str]:
+    """The package as of git ``ref``, extracted once under the cache: (the directory to put
+    on PYTHONPATH, the commit)."""
+    sha = subprocess.run(
+        ["git", "-C", str(HERE.parent), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = trees.CACHE / f"baseline-{sha[:12]}"
+    if not (target / "jupyter_uv_kernels" / "__init__.py").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(HERE.parent), "archive", sha, "jupyter_uv_kernels"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target, sha
 
 
 def machine_summary() -> list[str]:
@@ -172,22 +200,47 @@ def main(argv: list[str] | None = None) -> int:
         section("size", lambda: figure_size(venv, size_runs, args.latency, log))
     if args.only & {"c", "f"}:
         ops = ops_root()
-        with jupyter_server(
-            extension=True, roots=[tree.root, str(ops)], probe=True, label="cf"
-        ) as server:
+        # With a baseline, neither server rescans on its own while the other is measured.
+        quiet = ["--UvKernels.rescan_interval=0"] if args.baseline else []
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(
+                jupyter_server(
+                    extension=True,
+                    roots=[tree.root, str(ops)],
+                    probe=True,
+                    label="cf",
+                    extra_args=quiet,
+                )
+            )
+            baseline = None
+            if args.baseline and "c" in args.only:
+                code, sha = baseline_package(args.baseline)
+                base = stack.enter_context(
+                    jupyter_server(
+                        extension=True,
+                        roots=[tree.root, str(ops)],
+                        probe=True,
+                        label="c-base",
+                        extra_args=quiet,
+                        env_extra={"PYTHONPATH": os.pathsep.join([str(code), str(HERE)])},
+                    )
+                )
+                wait_for_scan(base, expect_at_least=tree.env_count)
+                baseline = (f", baseline: the package as of {sha[:10]} (report only)", base)
             wait_for_scan(server, expect_at_least=tree.env_count)
             # (c) first: its creates also warm uv's cache for the lock (f) resolves, so that
             # (f) compares warm with warm even in quick mode, where it has no warm-up pair.
             # Quick mode: 4 operations instead of 10, to stay inside CI's minute.
             n_ops = 4 if args.quick else 10
-            section("c", lambda: figure_c(server, tree, ops, 1 if args.quick else 3, n_ops, log))
+            c_runs = 1 if args.quick else 3
+            section("c", lambda: figure_c(server, tree, ops, c_runs, n_ops, log, baseline=baseline))
             section(
                 "f",
                 lambda: figure_f(
                     server, ops, 1 if args.quick else 5, 0.1, log, warmup=0 if args.quick else 1
                 ),
             )
-        if "c" in args.only and not args.quick:
+        if "c" in args.only and not args.quick and not args.baseline:
             # What running uv at a lower CPU priority would buy (not the default): the same
             # (c) with UvKernels.uv pointing at a `nice -n 19 uv` wrapper.
             with jupyter_server(

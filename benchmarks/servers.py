@@ -206,7 +206,9 @@ def jupyter_server(
     env.update(env_extra or {})
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # cwd is the server's HOME: `python -m` puts the cwd first on sys.path, and a server
+        # started from the repository must import the package PYTHONPATH names (--baseline).
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(home))
     server = Server(proc, port, token, home, label)
     try:
         if wait:
