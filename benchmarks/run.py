@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import trees  # noqa: E402
 from measure import Row, X, markdown_table  # noqa: E402
 
-FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size")
+FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size", "g", "h", "i", "j")
 
 
 def log(message: str) -> None:
@@ -61,7 +61,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0005,
         help="GLADE rows: seconds of added latency per directory (default 0.0005)",
     )
-    p.add_argument("--workers", type=int, default=8, help="GLADE rows: scan_workers (default 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="GLADE rows: scan_workers of the parallel row (default: what scan_workers=0 "
+        "picks on GPFS, see row j)",
+    )
+    p.add_argument(
+        "--compress",
+        type=float,
+        help="(g) divide every interval by this and run 3600/compress s per simulated hour "
+        "(default 100; quick 1200)",
+    )
+    p.add_argument("--tries", type=int, help="(h) environments made per kind (default 20; quick 2)")
     p.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
     p.add_argument(
         "--baseline",
@@ -72,10 +84,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="where to write the markdown report")
     args = p.parse_args(argv)
     q = args.quick
+    # (c) is a long figure: 3 runs unless --runs says otherwise (quick: 1).
+    args.c_runs = args.runs or (1 if q else 3)
     args.dirs = args.dirs or (3000 if q else 80_000)
     args.envs = args.envs or (8 if q else 60)
     args.runs = args.runs or (2 if q else 5)
     args.many = args.many or (1 if q else 10)
+    args.compress = args.compress or (1200.0 if q else 100.0)
+    args.tries = args.tries or (2 if q else 20)
     args.only = set(args.only.split(",")) if args.only else set(FIGURES)
     unknown = args.only - set(FIGURES)
     if unknown:
@@ -184,7 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     # The peer scans the whole tree once per run (seconds each): three runs are plenty.
     section("a", lambda: figure_a(tree, args.runs, min(args.runs, 3), peers, log))
     glade_runs = 1 if args.quick else min(args.runs, 3)
-    section("glade", lambda: figure_glade(tree, glade_runs, args.latency, args.workers, log))
+    gpfs_workers = [args.workers or 8]
+    if args.only & {"j", "glade"}:
+        from discovery_figures import figure_workers
+
+        def workers_row() -> list[Row]:
+            found, on_gpfs = figure_workers(tree, log)
+            gpfs_workers[0] = args.workers or on_gpfs
+            return found
+
+        if "j" in args.only:
+            section("j", workers_row)
+        else:
+            workers_row()
+    section("glade", lambda: figure_glade(tree, glade_runs, args.latency, gpfs_workers[0], log))
+    if args.only & {"g", "h", "i"}:
+        from discovery_figures import figure_fresh, figure_share, figure_steady
+
+        section("g", lambda: figure_steady(tree, args.compress, log))
+        section("h", lambda: figure_fresh(args.tries, trees.BASE_PYTHON, log))
+        section("i", lambda: figure_share(tree, 1 if args.quick else 3, log))
     if args.only & {"b", "e"}:
         groups = trees.many_envs(args.many, log)
         section("b", lambda: figure_b(groups[:2], 40 if args.quick else 200, peers, log))
@@ -232,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             # (f) compares warm with warm even in quick mode, where it has no warm-up pair.
             # Quick mode: 4 operations instead of 10, to stay inside CI's minute.
             n_ops = 4 if args.quick else 10
-            c_runs = 1 if args.quick else 3
+            c_runs = args.c_runs
             section("c", lambda: figure_c(server, tree, ops, c_runs, n_ops, log, baseline=baseline))
             section(
                 "f",
