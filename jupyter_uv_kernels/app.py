@@ -1,16 +1,19 @@
 """The Jupyter Server extension: REST routes under ``{base_url}uv-kernels/`` and background scans.
 
 Enabled on install by ``jupyter-config/server-config/jupyter_uv_kernels.json``. At start it
-schedules a scan + kernelspec reconcile in the background, so the server answers requests
-before the scan ends; it rescans every ``UvKernels.rescan_interval`` seconds. Kernels of
-newly found environments are real kernelspec files, so they appear in ``/api/kernelspecs``
-without a restart.
+schedules a full walk + kernelspec reconcile in the background, so the server answers
+requests before the walk ends. After that the list is kept current by cheap checks when
+someone looks: each ``/api/kernelspecs`` fetch (the launcher) and each list of the panel
+notes a look, and a contents-API save, rename or delete of a pyproject.toml, uv.lock or
+pyvenv.cfg starts a check. Kernels of newly found environments are real kernelspec files,
+so they appear in ``/api/kernelspecs`` without a restart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from typing import Any
 
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
@@ -24,6 +27,9 @@ from .service import EnvironmentService
 #: jupyter_client's own default provisioner.
 LOCAL_PROVISIONER = "local-provisioner"
 
+#: A contents-API save, rename or delete of one of these starts a check.
+MARKER_NAMES = frozenset({"pyproject.toml", "uv.lock", "pyvenv.cfg"})
+
 
 class UvKernelsApp(ExtensionApp):
     """Serves the uv-kernels REST API and keeps kernelspecs in step with the environments."""
@@ -36,6 +42,9 @@ class UvKernelsApp(ExtensionApp):
     service: EnvironmentService | None = None
     #: The default provisioner we replaced, restored when the extension stops.
     _replaced_provisioner: str | None = None
+    #: The kernel spec manager whose get_all_specs we wrapped (to note looks).
+    _wrapped_ksm: Any = None
+    _contents_listener: Any = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -61,6 +70,7 @@ class UvKernelsApp(ExtensionApp):
         # it does, in the background (the scan itself runs in a thread).
         self.serverapp.io_loop.add_callback(self._start_service)
         self._use_uv_provisioner()
+        self._note_looks()
         UvProvisioner.drift_hook = self.service.index.note_drift
         self.serverapp.log.addFilter(QuietKernelStartErrors())
 
@@ -102,6 +112,52 @@ class UvKernelsApp(ExtensionApp):
         factory.default_provisioner_name = PROVISIONER_NAME
         self._replaced_provisioner = current
 
+    def _note_looks(self) -> None:
+        """Each ``/api/kernelspecs`` fetch (the launcher's) is a look at the list, and a
+        contents-API change to a marker file asks for a check.
+
+        ``get_all_specs`` is wrapped on the server's kernel spec manager instance, whatever
+        its class (the user's configured class stays), and restored at stop."""
+        assert self.serverapp is not None and self.service is not None
+        index = self.service.index
+        ksm = self.serverapp.kernel_spec_manager
+        if ksm is not None and "get_all_specs" not in vars(ksm):
+            original = ksm.get_all_specs
+
+            def get_all_specs(*args: Any, **kwargs: Any) -> Any:
+                index.looked()
+                return original(*args, **kwargs)
+
+            setattr(ksm, "get_all_specs", get_all_specs)  # noqa: B010 (mypy: no method-assign)
+            self._wrapped_ksm = ksm
+
+        contents = getattr(self.serverapp, "contents_manager", None)
+        schema = getattr(contents, "event_schema_id", None)
+        if contents is None or schema is None:
+            return
+
+        async def on_contents_event(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            paths = (data.get("path"), data.get("source_path"))
+            if data.get("action") != "get" and any(
+                isinstance(p, str) and os.path.basename(p) in MARKER_NAMES for p in paths
+            ):
+                index.request_check()
+
+        with contextlib.suppress(Exception):  # an old jupyter_server without events
+            contents.event_logger.add_listener(schema_id=schema, listener=on_contents_event)
+            self._contents_listener = (contents.event_logger, schema, on_contents_event)
+
+    def _forget_looks(self) -> None:
+        ksm = self._wrapped_ksm
+        if ksm is not None and "get_all_specs" in vars(ksm):
+            del ksm.get_all_specs  # the class's method again
+        self._wrapped_ksm = None
+        if self._contents_listener is not None:
+            event_logger, schema, listener = self._contents_listener
+            with contextlib.suppress(Exception):
+                event_logger.remove_listener(schema_id=schema, listener=listener)
+            self._contents_listener = None
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(default_handlers)
         self.handlers.extend(fallback_handlers)
@@ -115,6 +171,7 @@ class UvKernelsApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Cancel running operations (uv's process groups are stopped) and background scans."""
+        self._forget_looks()
         if self.service is not None:
             await self.service.stop()
             if UvProvisioner.drift_hook == self.service.index.note_drift:

@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from .config import UvKernels
 from .create_target import check_create_target, make_parent_folders, undo_create
 from .dependencies import annotate_packages, removal_options
-from .discovery import ScanOptions, ScanResult, scan_roots
+from .discovery import ScanOptions, ScanResult
 from .environments import (
     Environment,
     incomplete_distributions,
@@ -46,6 +46,7 @@ from .kernelspecs import KernelspecReconciler, ReconcileResult
 from .pythons import resolve_python
 from .requirement_files import RequirementsFile, check_requirements_file
 from .rollback import project_change
+from .scan_share import default_directory, forget_shared, shared_scan
 from .user_input import parse_package_names, parse_requirements, validate_path_string
 from .uvrunner import LineCallback, UvRunner
 
@@ -106,16 +107,20 @@ class EnvironmentCatalog:
 
     # -- discovery -------------------------------------------------------------------------
 
-    def scan(self) -> ScanResult:
-        return scan_roots(ScanOptions.from_config(self.config, self.roots))
+    def scan(self, *, fresh: bool = False) -> ScanResult:
+        """Walk the roots, or reuse another process's recent walk of the same roots and
+        pruning (``scan_share_seconds``; :mod:`scan_share`). ``fresh`` always walks (an
+        explicit "look again now"); a complete walk is shared either way."""
+        options = ScanOptions.from_config(self.config, self.roots)
+        return shared_scan(options, max_age=self.config.scan_share_seconds, fresh=fresh)
 
     def reconcile(self, result: ScanResult) -> ReconcileResult:
         return self.reconciler.reconcile(
             result.environments, scanned_roots=result.roots, complete=not result.partial
         )
 
-    def refresh(self) -> tuple[ScanResult, ReconcileResult]:
-        result = self.scan()
+    def refresh(self, *, fresh: bool = False) -> tuple[ScanResult, ReconcileResult]:
+        result = self.scan(fresh=fresh)
         return result, self.reconcile(result)
 
     def inspect(self, path: str) -> Environment:
@@ -220,6 +225,9 @@ class EnvironmentCatalog:
         env = await asyncio.to_thread(self.inspect, target)
         if register and env.gets_kernel:
             await asyncio.to_thread(self.register, env)
+        # A shared walk no longer lists everything: the next scan of any process walks.
+        options = ScanOptions.from_config(self.config, self.roots)
+        await asyncio.to_thread(forget_shared, default_directory(), options)
         return env
 
     async def ensure_ipykernel(

@@ -12,7 +12,18 @@ from traitlets import Bool, Unicode
 from .catalog import parse_requirements
 from .cli_add import INDEX_HELP, REQUIREMENTS_HELP, absolute_requirements_file
 from .cli_base import UvKernelCommand, _progress, common_aliases, common_flags
+from .discovery import ScanResult
 from .errors import InvalidRequest, OutsideRoots
+from .scan_share import describe_reuse
+
+FRESH_HELP = """Walk the roots now, even when another process (a server, an earlier
+refresh) walked them less than UvKernels.scan_share_seconds ago with the same roots and
+pruning; that recent walk is reused otherwise."""
+
+
+def _reuse_note(result: ScanResult) -> str:
+    note = describe_reuse(result)
+    return f"; {note} (--fresh walks again)" if note else ""
 
 
 class ListCommand(UvKernelCommand):
@@ -24,14 +35,16 @@ class ListCommand(UvKernelCommand):
     """
     max_positionals = 0
     json_output = Bool(False, help="Print the environment records as JSON.").tag(config=True)
+    fresh = Bool(False, help=FRESH_HELP).tag(config=True)
     flags = {
         **common_flags,
         "json": ({"ListCommand": {"json_output": True}}, "Print the records as JSON."),
+        "fresh": ({"ListCommand": {"fresh": True}}, "Walk the roots now (no reuse)."),
     }
 
     def execute(self) -> None:
         catalog = self._catalog()
-        result = catalog.scan()
+        result = catalog.scan(fresh=self.fresh)
         catalog.reconciler.annotate(result.environments)
         for path in result.skipped:
             print(f"warning: could not read {path}; skipped it.", file=sys.stderr)
@@ -42,11 +55,13 @@ class ListCommand(UvKernelCommand):
                 "roots": result.roots,
                 "skipped": result.skipped,
                 "scan_seconds": round(result.duration, 4),
+                "shared_from": result.shared_from,
+                "shared_age": result.shared_age,
             }
             print(json.dumps(payload, indent=1))
             return
         if not result.environments:
-            print(f"No uv environments under {', '.join(result.roots)}.")
+            print(f"No uv environments under {', '.join(result.roots)}{_reuse_note(result)}.")
             return
         rows = [("NAME", "KIND", "PYTHON", "STATUS", "KERNEL", "PATH")]
         for e in result.environments:
@@ -60,7 +75,8 @@ class ListCommand(UvKernelCommand):
             if env is not None and env.problem:
                 print(f"    ↳ {env.problem}")
         tail = " (PARTIAL: the scan hit its time budget)" if result.partial else ""
-        print(f"\n{len(result.environments)} environments in {result.duration:.2f} s{tail}.")
+        took = _reuse_note(result) or f" in {result.duration:.2f} s"
+        print(f"\n{len(result.environments)} environments{took}{tail}.")
 
 
 class InstallCommand(UvKernelCommand):
@@ -130,13 +146,23 @@ class RemoveCommand(UvKernelCommand):
 class RefreshCommand(UvKernelCommand):
     name = "jupyter-uvkernel-refresh"
     description = """Scan the roots and reconcile the kernels: add kernels for new ready
-    environments, update changed ones, remove those whose environment is gone."""
-    examples = "jupyter uvkernel refresh --root /glade/work/$USER"
+    environments, update changed ones, remove those whose environment is gone. A walk of
+    the same roots by another process (a server, a refresh in another job) less than
+    UvKernels.scan_share_seconds old is reused instead of walking again; --fresh walks."""
+    examples = """
+    jupyter uvkernel refresh --root /glade/work/$USER
+    jupyter uvkernel refresh --fresh
+    """
     max_positionals = 0
+    fresh = Bool(False, help=FRESH_HELP).tag(config=True)
+    flags = {
+        **common_flags,
+        "fresh": ({"RefreshCommand": {"fresh": True}}, "Walk the roots now (no reuse)."),
+    }
 
     def execute(self) -> None:
         catalog = self._catalog()
-        result, rec = catalog.refresh()
+        result, rec = catalog.refresh(fresh=self.fresh)
         for label, names in (
             ("added", rec.added),
             ("updated", rec.updated),
@@ -152,7 +178,7 @@ class RefreshCommand(UvKernelCommand):
         print(
             f"{len(result.environments)} environments, {rec.changes} changes "
             f"({len(rec.added)} added, {len(rec.updated)} updated, {len(rec.removed)} removed)"
-            f"{partial}."
+            f"{partial}{_reuse_note(result)}."
         )
         for err in rec.errors:
             print(f"error: {err}", file=sys.stderr)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .environments import Environment, inspect_environment, read_pyvenv_cfg
+from .filesystems import workers_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,9 +39,11 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 log = logging.getLogger(__name__)
 
-#: Test and benchmark hook: called with each directory path before it is read, so a
-#: benchmark can add per-directory latency that imitates a parallel filesystem.
-#: ``None`` in production. Set it with ``set_directory_hook``.
+#: Test and benchmark hook: called with each directory path before it is read (and with
+#: the shared walk's file before it is read or written, see :mod:`scan_share`, and
+#: each path an incremental check stats, see ``note_metadata``), so a benchmark can
+#: add per-call latency that imitates a parallel filesystem and count metadata
+#: operations. ``None`` in production. Set it with ``set_directory_hook``.
 _directory_hook: Callable[[str], None] | None = None
 
 
@@ -54,6 +57,14 @@ def set_directory_hook(hook: Callable[[str], None] | None) -> None:
     _directory_hook = hook
 
 
+def note_metadata(path: str) -> None:
+    """Run the directory hook for a metadata call that is not a walk's ``scandir`` (the
+    ``stat`` calls of :mod:`incremental`, the shared walk's file), so benchmarks count and
+    slow down those too."""
+    if _directory_hook is not None:
+        _directory_hook(path)
+
+
 @dataclass
 class ScanOptions:
     roots: list[str]
@@ -63,17 +74,28 @@ class ScanOptions:
     include_plain_venvs: bool = True
     time_budget: float = 0.0
     workers: int = 1
+    #: Why ``workers`` is what it is (logged when the walk starts); empty when set directly.
+    workers_reason: str = ""
 
     @classmethod
     def from_config(cls, config: Any, roots: Iterable[os.PathLike[str] | str]) -> ScanOptions:
+        paths = [os.fspath(r) for r in roots]
+        # scan_workers=0: one statfs per root (cached for the process) picks the count.
+        workers, why = workers_for(paths, config.scan_workers)
+        count = f"{workers} worker{'' if workers == 1 else 's'}"
+        if config.scan_workers <= 0:
+            why = f"{why}: {count} (scan_workers=0 chooses by filesystem)"
+        else:
+            why = f"{count} ({why})"
         return cls(
-            roots=[os.fspath(r) for r in roots],
+            roots=paths,
             max_depth=config.max_depth,
             prune=frozenset(config.prune),
             prune_hidden=config.prune_hidden,
             include_plain_venvs=config.include_plain_venvs,
             time_budget=config.scan_time_budget,
-            workers=config.scan_workers,
+            workers=workers,
+            workers_reason=why,
         )
 
 
@@ -85,6 +107,16 @@ class ScanResult:
     directories: int = 0
     skipped: list[str] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
+    #: Set when this is another process's walk, reused (:mod:`scan_share`): its file, and
+    #: how many seconds ago it was written. ``duration`` and ``directories`` are that walk's.
+    shared_from: str | None = None
+    shared_age: float | None = None
+    #: Directories with a pyproject.toml that are not environments yet (``uv init`` before
+    #: ``uv add``): where :mod:`incremental` checks look for new projects.
+    candidates: list[str] = field(default_factory=list)
+    #: Wall-clock time (``time.time()``) the walk started: what changed after it may be
+    #: missing from the result, so :mod:`incremental` re-reads it at the first check.
+    started_at: float = 0.0
 
 
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
@@ -102,6 +134,7 @@ class _Walk:
         self.deadline = time.monotonic() + options.time_budget if options.time_budget > 0 else None
         self.lock = threading.Lock()
         self.found: dict[str, Environment] = {}
+        self.candidates: list[str] = []
         self.skipped: list[str] = []
         self.directories = 0
         # One thread needs no lock around the directory count (a lock per directory is a
@@ -201,7 +234,10 @@ class _Walk:
 
         if "pyproject.toml" in names and not _is_member(path, members):
             project = self._project(path, names, root)
-            if project is not None:
+            if project is None:
+                with self.lock:
+                    self.candidates.append(path)
+            else:
                 self.add(project)
                 exclude = frozenset({".venv"})
                 if project.workspace_members:
@@ -278,6 +314,9 @@ def scan_roots(options: ScanOptions) -> ScanResult:
     root are walked in a thread pool, which hides per-call latency on parallel filesystems.
     """
     started = time.monotonic()
+    if options.workers_reason:
+        log.info("discovery: %s", options.workers_reason)
+    started_at = time.time()
     walk = _Walk(options)
     roots = [os.path.abspath(r) for r in options.roots]
     jobs: list[_Job] = [(r, os.path.realpath(r), 0, r, ()) for r in roots]
@@ -298,4 +337,6 @@ def scan_roots(options: ScanOptions) -> ScanResult:
         directories=walk.directories,
         skipped=sorted(walk.skipped),
         roots=roots,
+        candidates=sorted(walk.candidates),
+        started_at=started_at,
     )

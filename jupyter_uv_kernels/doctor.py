@@ -143,7 +143,7 @@ async def run_doctor(catalog: EnvironmentCatalog) -> list[Finding]:
             findings.append(
                 Finding("root", "error", f"The root {root} is not readable.", f"chmod u+rx {root}")
             )
-    result = catalog.scan()
+    result = catalog.scan(fresh=True)  # doctor measures a walk: never a reused one
     counts = Counter(e.status for e in result.environments)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
     findings.append(

@@ -1,13 +1,17 @@
-"""The environment index: the records the server knows, kept current.
+"""The environment index: the records the server knows, kept current on demand.
 
-Scans of the roots and kernelspec reconciles run in a thread, in the background, so a
-request never waits for one. After every operation one environment is re-inspected
-(:meth:`EnvironmentIndex.settle`) and merged in, so lists and ``/api/kernelspecs`` follow
-without a rescan. A scan that started before an operation finished never drops what the
-operation made. Environments known to lag their lock although their mtimes look fresh (a
-change that could not be undone) are kept ``out-of-sync`` across scans.
-
-This is where discovery on demand (scans when someone looks) belongs.
+Full walks of the roots run at start and on POST refresh (and every
+``full_rescan_interval``); cheap incremental checks (:mod:`incremental`: a few ``stat``
+calls per environment and per watched folder) run when someone looks
+(:meth:`EnvironmentIndex.looked`: the launcher's ``/api/kernelspecs``, the panel's list,
+at most once per ``demand_interval``) and every ``rescan_interval``. Walks, checks and
+kernelspec reconciles run in a thread, so a request never waits for one; a check that
+found nothing does not even reconcile. After every operation one environment is
+re-inspected (:meth:`EnvironmentIndex.settle`) and merged in, so lists and
+``/api/kernelspecs`` follow at once. A scan or check that started before an operation
+finished never drops what the operation made, and a walk that started before a check
+found something keeps it. Environments known to lag their lock although their mtimes look
+fresh (a change that could not be undone) are kept ``out-of-sync`` across scans.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .catalog import EnvironmentCatalog
-from .discovery import ScanResult
+from .discovery import ScanOptions, ScanResult
 from .environments import Environment
 from .errors import EnvironmentNotFound, NotAnEnvironment
+from .incremental import Watch, build_watch
+from .index_checks import ChecksOnDemand
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-class EnvironmentIndex:
+class EnvironmentIndex(ChecksOnDemand):
     """The environments the server knows, kept current by background scans and operations."""
 
     def __init__(
@@ -49,6 +55,7 @@ class EnvironmentIndex:
         self.last_error: str | None = None
         self._scan_task: asyncio.Task[None] | None = None
         self._again = False
+        self._fresh_next = False
         # Serialises reconcile + update, so a scan and an operation never interleave them.
         self._update_lock: asyncio.Lock | None = None
         # realpath -> monotonic time an operation last finished on it (see _merge).
@@ -57,6 +64,17 @@ class EnvironmentIndex:
         # "ready" (a change or a kernel-start sync did not complete and could not be undone).
         # Kept across scans until an operation on the env succeeds.
         self.known_drift: dict[str, str] = {}
+        # -- incremental checks (built after each full walk, advanced by each check) --
+        self.watch: Watch | None = None
+        self._walks = 0  # full walks merged so far: a check of an older watch is a delta
+        self._check_task: asyncio.Task[None] | None = None
+        self._check_again = False
+        self._check_after_walk = False
+        self._deferred: asyncio.TimerHandle | None = None
+        #: monotonic start of the latest check or walk (what a look compares with)
+        self.last_started: float | None = None
+        #: what the last check cost and found (logged, and read by tests and benchmarks)
+        self.last_check: dict[str, Any] | None = None
 
     def _lock(self) -> asyncio.Lock:
         if self._update_lock is None:
@@ -78,17 +96,21 @@ class EnvironmentIndex:
             "environments": [e.to_json() for e in self.environments.values()],
             "scanned_at": self.scanned_at,
             "scanning": self.scanning,
+            "checking": self.checking,
             "partial": self.partial,
             "roots": [str(r) for r in self.catalog.roots],
         }
 
     # -- scanning --------------------------------------------------------------------------
 
-    def request_scan(self, *, coalesce: bool = False) -> None:
+    def request_scan(self, *, coalesce: bool = False, fresh: bool = False) -> None:
         """Start a background scan, or ask for another one after the running one.
 
         With ``coalesce`` a scan already running is enough (the periodic rescan uses that).
+        ``fresh`` walks even when another process's recent walk could be reused (POST
+        refresh: "look again now"); otherwise a shared walk (:mod:`scan_share`) may serve.
         """
+        self._fresh_next = self._fresh_next or fresh
         if self._scan_task is not None and not self._scan_task.done():
             if not coalesce:
                 self._again = True
@@ -101,32 +123,49 @@ class EnvironmentIndex:
             await asyncio.wait({self._scan_task}, timeout=timeout)
 
     async def stop(self, timeout: float = 10.0) -> None:
-        task = self._scan_task
-        if task is not None and not task.done():
-            task.cancel()
-            # A scan thread cannot be interrupted; give it a bounded time to notice.
-            await asyncio.wait({task}, timeout=timeout)
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
+        for task in (self._scan_task, self._check_task):
+            if task is not None and not task.done():
+                task.cancel()
+                # A scan thread cannot be interrupted; give it a bounded time to notice.
+                await asyncio.wait({task}, timeout=timeout)
 
     async def _scan_loop(self) -> None:
         try:
             while True:
                 self._again = False
-                started = time.monotonic()
+                started = self.last_started = time.monotonic()
                 try:
-                    result = await asyncio.to_thread(self.catalog.scan)
+                    fresh, self._fresh_next = self._fresh_next, False
+                    result = await asyncio.to_thread(self.catalog.scan, fresh=fresh)
                     async with self._lock():
-                        envs = await asyncio.to_thread(self._merge_and_reconcile, result, started)
+                        envs, watch = await asyncio.to_thread(
+                            self._merge_and_reconcile, result, started
+                        )
                         self.environments = {e.id: e for e in envs}
+                        self.watch = watch
+                        self._walks += 1
                         self.scanned_at = utcnow()
                         self.partial = result.partial
                         self.last_error = None
-                    self.log.info(
-                        "uv-kernels: scanned %d directories in %.2f s, %d environments%s",
-                        result.directories,
-                        result.duration,
-                        len(envs),
-                        " (partial: scan_time_budget reached)" if result.partial else "",
-                    )
+                    if result.shared_from is not None:
+                        self.log.info(
+                            "uv-kernels: reused another process's walk of %.0f s ago (%s), "
+                            "%d environments",
+                            result.shared_age or 0.0,
+                            result.shared_from,
+                            len(envs),
+                        )
+                    else:
+                        self.log.info(
+                            "uv-kernels: scanned %d directories in %.2f s, %d environments%s",
+                            result.directories,
+                            result.duration,
+                            len(envs),
+                            " (partial: scan_time_budget reached)" if result.partial else "",
+                        )
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # keep serving the last good list
@@ -136,11 +175,16 @@ class EnvironmentIndex:
                     return
         finally:
             self.scanning = False
+            if self._check_after_walk:
+                self._check_after_walk = False
+                self.request_check()
 
-    def _merge_and_reconcile(self, result: ScanResult, started: float) -> list[Environment]:
-        """Runs in a thread. Environments an operation changed while the scan walked are
-        re-inspected, so a scan that started before a create finished cannot drop it (and
-        its kernel) until the next rescan."""
+    def _merge_and_reconcile(
+        self, result: ScanResult, started: float
+    ) -> tuple[list[Environment], Watch]:
+        """Runs in a thread. Environments an operation or a check changed while the scan
+        walked are re-inspected, so a scan that started before a create finished cannot
+        drop it (and its kernel). Then the watch of the next checks is built."""
         by_real = {os.path.realpath(e.path): e for e in result.environments}
         for real, finished in list(self._touched.items()):
             if finished < started:
@@ -157,7 +201,11 @@ class EnvironmentIndex:
         self.catalog.reconciler.reconcile(
             envs, scanned_roots=result.roots, complete=not result.partial
         )
-        return envs
+        walk_started = result.started_at or time.time() - (time.monotonic() - started)
+        return envs, build_watch(self._options(), envs, result.candidates, walk_started)
+
+    def _options(self) -> ScanOptions:
+        return ScanOptions.from_config(self.catalog.config, self.catalog.roots)
 
     def _inspect_or_none(self, path: str, previous: Environment | None) -> Environment | None:
         try:

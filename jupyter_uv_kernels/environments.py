@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Kind = Literal["project", "venv"]
@@ -48,6 +48,24 @@ class Environment:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Environment:
+        """The record ``to_json`` gave (a shared walk's file). Keys it does not know are
+        ignored; a missing required key or a value of the wrong type raises ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError(f"an environment record is an object, not {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        try:
+            env = cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as e:  # a required key is missing
+            raise ValueError(str(e)) from None
+        texts = (env.id, env.name, env.path, env.kind, env.status)
+        if not all(isinstance(t, str) for t in texts) or not isinstance(
+            env.workspace_members, list
+        ):
+            raise ValueError(f"an environment record with fields of the wrong type: {data!r}")
+        return env
 
     @property
     def gets_kernel(self) -> bool:

@@ -31,10 +31,13 @@ class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRou
     # -- reads ---------------------------------------------------------------------------
 
     def environments(self) -> dict[str, Any]:
+        """The list as it is now; a look, so a cheap check may start in the background."""
+        self.index.looked()
         return self.index.to_json()
 
     def refresh(self) -> dict[str, Any]:
-        self.index.request_scan()
+        """POST refresh: walk now (never another process's recent walk), and share it."""
+        self.index.request_scan(fresh=True)
         return {"scanning": True, "scanned_at": self.index.scanned_at}
 
     async def details(self, env_id: object) -> dict[str, Any]:

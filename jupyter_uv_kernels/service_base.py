@@ -50,7 +50,7 @@ class ServiceBase:
             finalize=self._finalize,
             logger=logger,
         )
-        self._periodic: asyncio.Task[None] | None = None
+        self._periodic: list[asyncio.Task[None]] = []
         self._started = False
         self._uv_version: str | None = None
         #: Names of the kernels running in the server (app.py sets it): delete asks first.
@@ -59,24 +59,34 @@ class ServiceBase:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Schedule the first scan and the periodic rescans; returns at once (on the loop)."""
+        """Schedule the first full walk, the background checks (every ``rescan_interval``)
+        and full walks (every ``full_rescan_interval``); returns at once (on the loop).
+        Looks (``index.looked``) check in between."""
         if self._started:
             return
         self._started = True
         self.index.request_scan()
+        loop = asyncio.get_running_loop()
         if self.config.rescan_interval > 0:
-            self._periodic = asyncio.get_running_loop().create_task(self._rescan_periodically())
+            self._periodic.append(loop.create_task(self._check_periodically()))
+        if self.config.full_rescan_interval > 0:
+            self._periodic.append(loop.create_task(self._rescan_periodically()))
+
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.rescan_interval)
+            self.index.request_check(again=False)
 
     async def _rescan_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self.config.rescan_interval)
+            await asyncio.sleep(self.config.full_rescan_interval)
             self.index.request_scan(coalesce=True)
 
     async def stop(self) -> None:
-        if self._periodic is not None:
-            self._periodic.cancel()
+        for task in self._periodic:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._periodic
+                await task
         await self.operations.shutdown()
         await self.index.stop()
 

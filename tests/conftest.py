@@ -8,17 +8,21 @@ downloaded once.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.slurm_cluster")
+pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.slurm_cluster", "tests.figures_report")
 
 REPO = Path(__file__).resolve().parent.parent
 _VENV_UV = Path(sys.executable).parent / "uv"
@@ -129,6 +133,17 @@ def make_venv(path: Path, *packages: str, plain: bool = False) -> Path:
     return path
 
 
+def build_concurrently(*builds: Callable[[], object], workers: int = 4) -> None:
+    """Run independent fixture builds at once, each a callable that makes its own folder
+    with real uv (as ``make_project``/``make_venv`` do). uv waits on the index and the disk
+    much of the time, so a few at once take about half as long; uv locks its cache for
+    concurrent use. Raises the first build's error, after every build has ended."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(build) for build in builds]
+    for future in futures:
+        future.result()
+
+
 def project_files(project: Path) -> dict[str, bytes]:
     """A project's pyproject.toml and uv.lock, byte for byte (to show nothing changed)."""
     return {n: (project / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
@@ -137,3 +152,79 @@ def project_files(project: Path) -> dict[str, bytes]:
 def in_sync(project: Path) -> bool:
     """The exact answer a user gets from `uv sync --check`."""
     return uv("sync", "--check", "--project", str(project), check=False).returncode == 0
+
+
+def run_cli_in_process(
+    args: list[str], env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``jupyter uvkernel ARGS`` run by the console script's entry point in this process,
+    with what a process of its own would see: stdin at end of file, stdout and stderr
+    captured, the exit code from SystemExit, an uncaught exception printed as a traceback
+    with exit code 1 (as Python does), and, given ``env``, exactly that environment
+    (os.environ is swapped for the call). No interpreter start-up, the same code path."""
+    from jupyter_uv_kernels import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    argv0 = sys.argv
+    sys.argv = [str(Path(sys.executable).parent / "jupyter-uvkernel"), *args]
+    try:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            _stdin_at_eof(),
+            _environment(env),
+        ):
+            try:
+                cli.main(args)
+            except SystemExit as stop:
+                if stop.code is None:
+                    code = 0
+                elif isinstance(stop.code, int):
+                    code = stop.code
+                else:
+                    print(stop.code, file=sys.stderr)
+                    code = 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+    finally:
+        sys.argv = argv0
+        # The apps are singletons: the next run must start from a fresh instance.
+        for command in (cli.UvKernelApp, *(c for c, _ in cli.UvKernelApp.subcommands.values())):
+            if isinstance(command, type):
+                command.clear_instance()
+    return subprocess.CompletedProcess(
+        ["jupyter-uvkernel", *args], code, out.getvalue(), err.getvalue()
+    )
+
+
+@contextlib.contextmanager
+def _stdin_at_eof() -> Iterator[None]:
+    """A stdin at end of file and not a terminal, as in CI (where the script's inherited
+    stdin is no terminal either): prompts take their non-interactive path."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO("")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+@contextlib.contextmanager
+def _environment(env: Mapping[str, str] | None) -> Iterator[None]:
+    """os.environ is exactly ``env`` inside (unchanged if None), and as it was after."""
+    if env is None:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

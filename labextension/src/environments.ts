@@ -32,6 +32,14 @@ export namespace EnvironmentsModel {
   }
 }
 
+/** Which environment has which kernel: when it differs between two reads, kernels changed. */
+export function kernelSignature(envs: ReadonlyArray<IEnvironment>): string {
+  return envs
+    .map(e => `${e.id}:${e.kernel ?? ''}`)
+    .sort()
+    .join('\n');
+}
+
 /** The later of two ISO times (either may be null). */
 export function laterTime(a: string | null, b: string | null): string | null {
   if (!a || !b) {
@@ -44,6 +52,9 @@ export function laterTime(a: string | null, b: string | null): string | null {
   }
   return tb > ta ? b : a;
 }
+
+/** Reads that follow a check a look started (one per `scanningPollInterval`). */
+const LOOK_FOLLOW_READS = 5;
 
 export class EnvironmentsModel implements IEnvironmentsModel {
   constructor(options: EnvironmentsModel.IOptions) {
@@ -122,17 +133,26 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     return this._environments.find(e => e.id === id);
   }
 
-  /** Re-read the list; keeps re-reading every second while the server scans. */
+  /**
+   * Re-read the list; keeps re-reading every second while the server scans. When the
+   * kernels differ from the last read (a server-side check found or lost an environment
+   * made in a terminal), `kernelsChanged` is emitted so the launcher re-reads kernelspecs.
+   */
   async fetch(): Promise<void> {
     clearTimeout(this._scanTimer);
+    let kernelsMoved = false;
     try {
       const list = await this._client.environments();
       if (this._disposed) {
         return;
       }
+      const kernels = kernelSignature(list.environments);
+      kernelsMoved = this._lastKernels !== null && kernels !== this._lastKernels;
+      this._lastKernels = kernels;
       this._environments = list.environments;
       this._roots = list.roots;
       this._scanning = list.scanning;
+      this._checking = list.checking === true;
       this._partial = list.partial;
       this._scannedAt = list.scanned_at;
       this._error = null;
@@ -144,11 +164,30 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       return;
     }
     this._changed.emit();
-    if (this._scanning) {
+    if (kernelsMoved) {
+      this._kernelsChanged.emit();
+    }
+    // Follow a scan to its end; follow a check (every read is a look, which may start one)
+    // for a few reads only, so that following never keeps the server checking.
+    const followCheck = this._checking && this._checkReads > 0;
+    if (this._scanning || followCheck) {
+      if (followCheck && !this._scanning) {
+        this._checkReads -= 1;
+      }
       this._scanTimer = setTimeout(() => {
         void this.fetch();
       }, this._scanningPollInterval);
     }
+  }
+
+  /**
+   * Someone looks (a launcher opened): read the list now, which makes the server check
+   * for environments made or deleted in a terminal, and follow that check for a few reads,
+   * so that `kernelsChanged` re-reads the launcher's kernelspecs when it found something.
+   */
+  look(): Promise<void> {
+    this._checkReads = LOOK_FOLLOW_READS;
+    return this.fetch();
   }
 
   /** Ask the server to rescan now (the refresh button), then follow the scan. */
@@ -245,9 +284,14 @@ export class EnvironmentsModel implements IEnvironmentsModel {
   private _client: UvKernelsClient;
   private _refreshInterval: number;
   private _scanningPollInterval: number;
+  /** kernelSignature of the last list read from the server (null before the first). */
+  private _lastKernels: string | null = null;
   private _environments: IEnvironment[] = [];
   private _roots: string[] = [];
   private _scanning = false;
+  private _checking = false;
+  /** How many more reads may follow a server-side check (see `look`). */
+  private _checkReads = 0;
   private _partial = false;
   private _scannedAt: string | null = null;
   private _settledAt: string | null = null;

@@ -85,6 +85,17 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
       });
     };
     model.kernelsChanged.connect(refreshKernelspecs);
+    // Opening a launcher is a look: the server checks for environments made or deleted in
+    // a terminal, and the launcher shows them once the check is over (kernelsChanged).
+    app.shell.currentChanged?.connect((_, change) => {
+      const widget = change.newValue;
+      if (
+        widget &&
+        (widget.id.startsWith('launcher') || widget.node.querySelector('.jp-Launcher'))
+      ) {
+        void model.look();
+      }
+    });
     // A finished scan may have written kernelspecs (uv-project among them) the page has not seen.
     let lastScan: string | null = null;
     model.changed.connect(() => {

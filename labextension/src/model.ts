@@ -150,6 +150,9 @@ export class UvKernelsModel implements IUvKernelsModel {
   fetchEnvironments(): Promise<void> {
     return this.environmentsModel.fetch();
   }
+  look(): Promise<void> {
+    return this.environmentsModel.look();
+  }
   refresh(): Promise<void> {
     return this.environmentsModel.refresh();
   }

@@ -60,6 +60,8 @@ export interface IEnvironmentList {
   environments: IEnvironment[];
   scanned_at: string | null;
   scanning: boolean;
+  /** A cheap server-side check (started by a look such as this read) is running or due. */
+  checking?: boolean;
   partial: boolean;
   roots: string[];
 }
@@ -269,6 +271,8 @@ export interface IEnvironmentsModel {
   environment(id: string): IEnvironment | undefined;
   /** Re-read the list; keeps re-reading while the server scans. */
   fetch(): Promise<void>;
+  /** A look (a launcher opened): read now and follow the check it starts, briefly. */
+  look(): Promise<void>;
   /** Ask the server to rescan now, then follow the scan. */
   refresh(): Promise<void>;
   details(id: string): Promise<IEnvironmentDetails>;
@@ -366,6 +370,8 @@ export interface IUvKernelsModel extends IEnvironmentActions {
   readonly kernelsChanged: ISignal<IUvKernelsModel, void>;
 
   fetchEnvironments(): Promise<void>;
+  /** A look (a launcher opened): the server checks for terminal-made environments. */
+  look(): Promise<void>;
   refresh(): Promise<void>;
   details(id: string): Promise<IEnvironmentDetails>;
   pythons(): Promise<IPython[]>;

@@ -119,6 +119,27 @@ test('the list is read and changed is emitted', async () => {
   model.dispose();
 });
 
+test('a re-read list with other kernels announces them (a check found a terminal env)', async () => {
+  const server = new FakeServer().on(
+    'environments',
+    listing([env('a')]),
+    listing([env('a')]),
+    listing([env('a'), env('b', { kernel: 'uv-b-12345678' })]),
+    listing([env('a')])
+  );
+  const model = new UvKernelsModel({ request: server.request, settings: fast });
+  let kernels = 0;
+  model.kernelsChanged.connect(() => kernels++);
+  await model.fetchEnvironments();
+  await model.fetchEnvironments();
+  assert.equal(kernels, 0, 'the first read and an unchanged one announce nothing');
+  await model.fetchEnvironments();
+  assert.equal(kernels, 1);
+  await model.fetchEnvironments();
+  assert.equal(kernels, 2, 'an env deleted in a terminal changes the kernels too');
+  model.dispose();
+});
+
 test('while the server scans, the list is re-read until the scan ends', async () => {
   const server = new FakeServer().on(
     'environments',
@@ -142,6 +163,34 @@ test('while the server scans, the list is re-read until the scan ends', async ()
   });
   assert.equal(server.count('environments'), 3);
   assert.equal(model.environments.length, 2);
+  model.dispose();
+});
+
+test('a look follows the check it started for a few reads, and the launcher hears of a new kernel', async () => {
+  const checking = (envs: IEnvironment[], isChecking: boolean) => () => ({
+    ...listing(envs)(),
+    checking: isChecking
+  });
+  const server = new FakeServer().on(
+    'environments',
+    checking([env('a')], false),
+    checking([env('a')], true),
+    checking([env('a'), env('b')], true)
+  );
+  const model = new UvKernelsModel({
+    request: server.request,
+    settings: fast,
+    scanningPollInterval: 5
+  });
+  await model.fetchEnvironments();
+  let kernels = 0;
+  model.kernelsChanged.connect(() => kernels++);
+  await model.look();
+  // The server keeps saying "checking" (every read is a look): the model stops after 5 more.
+  await new Promise(resolve => setTimeout(resolve, 100));
+  assert.equal(server.count('environments'), 1 + 1 + 5);
+  assert.equal(model.environments.length, 2);
+  assert.equal(kernels, 1);
   model.dispose();
 });
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_project, make_venv, uv
+from tests.conftest import build_concurrently, make_project, make_venv, uv
 
 from .conftest import (
     OPERATION_TIMEOUT_MS,
@@ -58,11 +58,14 @@ def lab(
     served_labextension: Path,
 ) -> Iterator[Lab]:
     root = Path(os.path.realpath(tmp_path_factory.mktemp("view")))
-    make_pinned_project(root / "pinned")
     # A group's shared project the user cannot write (as on /glade/campaign).
-    shared = make_project(root / "campaign" / "shared", "six")
-    make_venv(root / "envs" / "scratch", "ipykernel")
-    make_venv(root / "envs" / "many", "six")
+    shared = root / "campaign" / "shared"
+    build_concurrently(
+        lambda: make_pinned_project(root / "pinned"),
+        lambda: make_project(shared, "six"),
+        lambda: make_venv(root / "envs" / "scratch", "ipykernel"),
+        lambda: make_venv(root / "envs" / "many", "six"),
+    )
     shared.chmod(0o555)
     # Root ignores permission bits: the lab runs in a user namespace (unshare -U), where it
     # still owns its files but a 0555 folder is read-only to it, as to an NCAR user.

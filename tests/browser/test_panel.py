@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_project, make_venv, uv
+from tests.conftest import build_concurrently, make_project, make_venv, uv
 
 from .conftest import (
     OPERATION_TIMEOUT_MS,
@@ -83,23 +83,35 @@ def lab(
     served_labextension: Path,
 ) -> Iterator[Lab]:
     root = Path(os.path.realpath(tmp_path_factory.mktemp("work")))
-    # ready: a project with ipykernel
-    make_project(root / "analysis", "ipykernel")
-    # out-of-sync: a dependency added to the lock but not installed
-    make_project(root / "projects" / "drifted", "ipykernel")
-    uv("add", "--no-sync", "--project", str(root / "projects" / "drifted"), "--", "six")
-    # needs-ipykernel: two uv venvs without it
-    make_venv(root / "envs" / "plain-tools")
-    make_venv(root / "envs" / "side-tools")
-    # broken: the interpreter is gone
-    broken = make_venv(root / "envs" / "gone")
-    for python in (broken / "bin").glob("python*"):
-        python.unlink()
-    # a plain venv (python -m venv): listed, unless the user setting hides plain venvs
-    make_venv(root / "envs" / "legacy", plain=True)
-    # no-environment: locked, never synced
-    make_project(root / "unsynced", sync=False)
-    uv("lock", "--project", str(root / "unsynced"))
+
+    def drifted() -> None:
+        # out-of-sync: a dependency added to the lock but not installed
+        make_project(root / "projects" / "drifted", "ipykernel")
+        uv("add", "--no-sync", "--project", str(root / "projects" / "drifted"), "--", "six")
+
+    def gone() -> None:
+        # broken: the interpreter is gone
+        broken = make_venv(root / "envs" / "gone")
+        for python in (broken / "bin").glob("python*"):
+            python.unlink()
+
+    def unsynced() -> None:
+        # no-environment: locked, never synced
+        make_project(root / "unsynced", sync=False)
+        uv("lock", "--project", str(root / "unsynced"))
+
+    build_concurrently(
+        # ready: a project with ipykernel
+        lambda: make_project(root / "analysis", "ipykernel"),
+        drifted,
+        # needs-ipykernel: two uv venvs without it
+        lambda: make_venv(root / "envs" / "plain-tools"),
+        lambda: make_venv(root / "envs" / "side-tools"),
+        gone,
+        # a plain venv (python -m venv): listed, unless the user setting hides plain venvs
+        lambda: make_venv(root / "envs" / "legacy", plain=True),
+        unsynced,
+    )
     (root / "new").mkdir()
 
     with running_lab(root, lab_home, uv_cache_dir) as server:

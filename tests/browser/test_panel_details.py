@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PYTHON, make_project, make_venv, uv
+from tests.conftest import PYTHON, build_concurrently, make_project, make_venv, uv
 
 from .conftest import (
     OPERATION_TIMEOUT_MS,
@@ -57,14 +57,20 @@ def lab(
     served_labextension: Path,
 ) -> Iterator[Lab]:
     root = Path(os.path.realpath(tmp_path_factory.mktemp("details")))
-    make_layered_project(root / "layered")
-    make_venv(root / "envs" / "toolbox", "ipykernel")
-    make_venv(root / "envs" / "bare")  # needs-ipykernel
-    make_project(root / "fresh-clone", sync=False)  # no-environment
-    uv("lock", "--project", str(root / "fresh-clone"))
-    make_project(root / "a" / "twin", "ipykernel")
-    make_project(root / "b" / "twin", "ipykernel")
-    make_venv(root / LONG_NAME)
+
+    def fresh_clone() -> None:
+        make_project(root / "fresh-clone", sync=False)  # no-environment
+        uv("lock", "--project", str(root / "fresh-clone"))
+
+    build_concurrently(
+        lambda: make_layered_project(root / "layered"),
+        lambda: make_venv(root / "envs" / "toolbox", "ipykernel"),
+        lambda: make_venv(root / "envs" / "bare"),  # needs-ipykernel
+        fresh_clone,
+        lambda: make_project(root / "a" / "twin", "ipykernel"),
+        lambda: make_project(root / "b" / "twin", "ipykernel"),
+        lambda: make_venv(root / LONG_NAME),
+    )
     with running_lab(root, lab_home, uv_cache_dir) as server:
         yield server
 

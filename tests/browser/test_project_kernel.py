@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_project, make_venv, uv
+from tests.conftest import build_concurrently, make_project, make_venv, uv
 
 from .conftest import (
     Lab,
@@ -54,11 +54,13 @@ def lab(
     base = Path(os.path.realpath(tmp_path_factory.mktemp("project-kernel")))
     work = base / "work"  # the server's root directory, and a git repository
     elsewhere = base / "elsewhere"  # another root, outside the server's root directory
-    make_project(work / "studies" / "analysis", "ipykernel")
-    make_project(work / "studies" / "report", "ipykernel")
-    make_project(work / "studies" / "quiet", "ipykernel")
-    make_venv(work / "envs" / "tools", "ipykernel")
-    make_project(elsewhere / "outside", "ipykernel")
+    build_concurrently(
+        lambda: make_project(work / "studies" / "analysis", "ipykernel"),
+        lambda: make_project(work / "studies" / "report", "ipykernel"),
+        lambda: make_project(work / "studies" / "quiet", "ipykernel"),
+        lambda: make_venv(work / "envs" / "tools", "ipykernel"),
+        lambda: make_project(elsewhere / "outside", "ipykernel"),
+    )
     subprocess.run(["git", "init", "-q", str(work)], check=True)
 
     extra = [f"--UvKernels.roots={elsewhere}"]

@@ -17,10 +17,11 @@ import threading
 import time
 from collections import defaultdict
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import in_sync, make_project, uv
+from tests.conftest import build_concurrently, in_sync, make_project, uv
 from tests.reliability.figures import record
 from tests.reliability.live_server import running_server
 
@@ -45,9 +46,13 @@ def test_given_fifty_operations_over_ten_envs_at_once_then_all_end_in_sync(
 ) -> None:
     work = Path(os.path.realpath(tmp_path))
     root = work / "root"
-    projects = [make_project(root / f"p{i}") for i in range(PROJECTS)]
+    projects = [root / f"p{i}" for i in range(PROJECTS)]
     # Warm the shared cache so the run measures the server, not the first download.
-    warm = make_project(work / "warm", "iniconfig", "six")
+    warm = work / "warm"
+    build_concurrently(
+        *(partial(make_project, p) for p in projects),
+        partial(make_project, warm, "iniconfig", "six"),
+    )
     assert warm.exists()
     with running_server(
         work / "srv", [root], uv_cache=uv_cache_dir, uv_kernels={"max_concurrent_operations": 4}

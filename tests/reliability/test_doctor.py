@@ -1,9 +1,12 @@
 """``jupyter uvkernel doctor``: each finding, produced by the real condition, with its fix.
 
-The CLI runs as a subprocess with its own environment (HOME, PATH, UV_CACHE_DIR, CONDA_*),
-so each test sets up exactly the machine it describes. Where root's privileges would hide a
-problem (an unreadable root, a read-only kernelspec dir), the doctor runs in a user
-namespace without CAP_DAC_OVERRIDE (``unshare -U``), where permission bits apply to it.
+The doctor runs with an environment of its own (HOME, PATH, UV_CACHE_DIR, CONDA_*), so each
+test sets up exactly the machine it describes: in this process through the console script's
+entry point, with os.environ swapped for the call (no interpreter start-up per run). Where
+root's privileges would hide a problem (an unreadable root, a read-only kernelspec dir), it
+runs as ``python -m jupyter_uv_kernels.cli`` in a user namespace without CAP_DAC_OVERRIDE
+(``unshare -U``), where permission bits apply to it; the stale-kernels test runs ``install``
+and ``refresh`` that way too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import UV, make_project, make_venv
+from tests.conftest import UV, make_project, make_venv, run_cli_in_process
 from tests.reliability.figures import record
 
 CHECKED: set[str] = set()
@@ -33,18 +36,20 @@ def doctor(
 ) -> tuple[int, dict[str, dict[str, Any]], str]:
     """Run ``jupyter uvkernel doctor`` on ``root``; returns (exit code, findings by check,
     stdout). Every finding that is not ok must come with a fix."""
-    argv = [sys.executable, "-m", "jupyter_uv_kernels.cli", "doctor", "--root", str(root), *args]
+    cli_args = ["doctor", "--root", str(root), *args]
     if json_output:
-        argv.append("--json")
-    if unprivileged and os.geteuid() == 0:
-        argv = ["unshare", "-U", *argv]
+        cli_args.append("--json")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONDA_")}
     for key, value in (env or {}).items():
         if value is None:
             full_env.pop(key, None)
         else:
             full_env[key] = value
-    proc = subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=120)
+    if unprivileged and os.geteuid() == 0:
+        argv = ["unshare", "-U", sys.executable, "-m", "jupyter_uv_kernels.cli", *cli_args]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=120)
+    else:
+        proc = run_cli_in_process(cli_args, env=full_env)
     assert "Traceback" not in proc.stderr, proc.stderr
     if not json_output:
         return proc.returncode, {}, proc.stdout

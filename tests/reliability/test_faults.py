@@ -112,7 +112,14 @@ def test_given_an_unreachable_index_when_adding_then_uvs_message_and_files_uncha
         work / "srv",
         [root],
         uv_cache=fresh_cache,
-        env={"UV_DEFAULT_INDEX": index, "UV_INDEX_URL": index, "UV_OFFLINE": None},
+        # uv retries a refused connection three times with backoff (12 s here) before it
+        # gives the same error; no retries keeps the failure and its message, not the wait.
+        env={
+            "UV_DEFAULT_INDEX": index,
+            "UV_INDEX_URL": index,
+            "UV_OFFLINE": None,
+            "UV_HTTP_RETRIES": "0",
+        },
     ) as server:
         env = server.wait_scanned()["environments"][0]
         # When the user adds a package

@@ -6,12 +6,13 @@ import asyncio
 import itertools
 import shutil
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import make_project
+from tests.conftest import build_concurrently, make_project
 
 from .conftest import Api
 
@@ -59,7 +60,8 @@ async def test_given_ten_syncs_on_one_env_then_they_run_one_after_another(
 
 @pytest.fixture
 def three_projects(uv_root: Path) -> list[Path]:
-    projects = [make_project(uv_root / f"p{i}", "ipykernel") for i in range(3)]
+    projects = [uv_root / f"p{i}" for i in range(3)]
+    build_concurrently(*(partial(make_project, p, "ipykernel") for p in projects))
     # Without their .venv, each sync has real work to do (recreate and install).
     for p in projects:
         shutil.rmtree(p / ".venv")

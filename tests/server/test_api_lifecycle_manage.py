@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from jupyter_uv_kernels.handlers import SERVICE_SETTING
-from tests.conftest import make_project, make_venv, project_files, uv
+from tests.conftest import build_concurrently, make_project, make_venv, project_files, uv
 
 from .conftest import Api
 
@@ -33,13 +33,15 @@ def trees(tmp_path_factory: pytest.TempPathFactory, uv_cache_dir: Path) -> dict[
         mp.setenv("UV_CACHE_DIR", str(uv_cache_dir))
         mp.setenv("UV_PYTHON_DOWNLOADS", "never")
         root = base / "root"
-        make_project(root / "proj", "ipykernel", "six==1.15.0")
-        make_venv(root / "tools", "ipykernel", "six==1.15.0")
-        make_venv(root / "doomed-venv", "ipykernel")
-        make_project(root / "doomed-proj", "ipykernel")
-        make_venv(root / "busy", "ipykernel")
-        make_venv(base / "venv-root")
-        make_venv(base / "outside" / "theirs")
+        build_concurrently(
+            lambda: make_project(root / "proj", "ipykernel", "six==1.15.0"),
+            lambda: make_venv(root / "tools", "ipykernel", "six==1.15.0"),
+            lambda: make_venv(root / "doomed-venv", "ipykernel"),
+            lambda: make_project(root / "doomed-proj", "ipykernel"),
+            lambda: make_venv(root / "busy", "ipykernel"),
+            lambda: make_venv(base / "venv-root"),
+            lambda: make_venv(base / "outside" / "theirs"),
+        )
     (root / "link").symlink_to(base / "outside")
     return {"base": base, "root": root}
 

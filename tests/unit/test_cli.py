@@ -1,4 +1,7 @@
-"""The real ``jupyter-uvkernel`` console script, end to end."""
+"""``jupyter uvkernel`` end to end, on real uv.
+
+``run_cli`` calls the console script's entry point in this process; the first test runs the
+installed ``jupyter-uvkernel`` script itself, in a process of its own."""
 
 from __future__ import annotations
 
@@ -20,10 +23,15 @@ def test_given_packages_when_a_project_is_created_then_its_env_is_ready_with_a_k
 ) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    proc = run_cli("create", str(root / "seasonal"), "--python", PYTHON, "six", "--root", str(root))
+    # The installed console script, as a user runs it.
+    proc = run_cli(
+        "create", str(root / "seasonal"), "--python", PYTHON, "six", "--root", str(root),
+        console_script=True,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Resolved" in proc.stderr  # uv's progress was streamed
-    listing = json.loads(run_cli("list", "--json", "--root", str(root), check=True).stdout)
+    listed = run_cli("list", "--json", "--root", str(root), console_script=True, check=True)
+    listing = json.loads(listed.stdout)
     (env,) = listing["environments"]
     assert env["status"] == "ready" and env["kind"] == "project"
     assert env["kernel"] and (kernels_dir(hermetic_env) / env["kernel"] / "kernel.json").exists()

@@ -1,4 +1,4 @@
-"""``jupyter uvkernel add`` and ``create -r FILE / --index NAME``: the real console script and
+"""``jupyter uvkernel add`` and ``create -r FILE / --index NAME``: the CLI (in process) and
 real uv, the same domain calls as the REST API."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``jupyter uvkernel size|delete|copy|export``: the real console script on real uv envs."""
+"""``jupyter uvkernel size|delete|copy|export``: the CLI on real uv envs (in process, or the
+real console script in a user namespace where permission bits must apply)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``jupyter uvkernel upgrade``, ``outdated`` and ``tree``: the real console script, real uv."""
+"""``jupyter uvkernel upgrade``, ``outdated`` and ``tree``: the CLI (in process), real uv."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from pathlib import Path
 
@@ -19,11 +20,21 @@ from .conftest import run_cli
 
 def another_python() -> tuple[str, str]:
     """(version, path) of an interpreter here whose minor version is not the test's own."""
+    found = _another_python()
+    if found is None:
+        pytest.skip("only one Python minor version is installed here")
+    return found
+
+
+@functools.cache
+def _another_python() -> tuple[str, str] | None:
+    """The machine's interpreters are looked up once for both parameters (each run of
+    every interpreter takes a while on a busy machine; test_pythons tests the lookup)."""
     own = sys.version_info[:2]
     for p in asyncio.run(available_pythons(UvRunner(UvKernels()), max_age=0)):
         if tuple(int(x) for x in p.version.split(".")[:2]) != own:
             return p.version, p.path
-    pytest.skip("only one Python minor version is installed here")
+    return None
 
 
 @pytest.mark.parametrize("by", ["version", "path"])

@@ -8,8 +8,11 @@ import { errorMessage } from '../api';
 import { IJob, IJobList, JobsClient, Scheduler } from './api';
 import { isFinal } from './format';
 
-/** How often the list is re-read while a job is queued or running, in ms. */
-export const JOBS_POLL_INTERVAL_MS = 10_000;
+/**
+ * How often the list is re-read while a job is queued or running, in ms. Each read is one
+ * qstat/squeue for all the jobs; every 15 s is gentle on a shared scheduler.
+ */
+export const JOBS_POLL_INTERVAL_MS = 15_000;
 
 export class JobsModel {
   constructor(
