@@ -71,9 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compress",
         type=float,
         help="(g) divide every interval by this and run 3600/compress s per simulated hour "
-        "(default 100; quick 1200)",
+        "(default 100; quick 3600)",
     )
-    p.add_argument("--tries", type=int, help="(h) environments made per kind (default 20; quick 2)")
+    p.add_argument("--tries", type=int, help="(h) environments made per kind (default 20; quick 1)")
     p.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
     p.add_argument(
         "--baseline",
@@ -90,8 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.envs = args.envs or (8 if q else 60)
     args.runs = args.runs or (2 if q else 5)
     args.many = args.many or (1 if q else 10)
-    args.compress = args.compress or (1200.0 if q else 100.0)
-    args.tries = args.tries or (2 if q else 20)
+    args.compress = args.compress or (3600.0 if q else 100.0)
+    args.tries = args.tries or (1 if q else 20)
     args.only = set(args.only.split(",")) if args.only else set(FIGURES)
     unknown = args.only - set(FIGURES)
     if unknown:
