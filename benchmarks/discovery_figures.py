@@ -350,6 +350,7 @@ def figure_workers(tree: Tree, log: Log) -> tuple[list[Row], int]:
     magic = filesystems.statfs_magic(tree.root)
     kind = filesystems.filesystem_type(tree.root)
     here, why = filesystems.workers_for([tree.root], 0)
+    why = why.replace(tree.root, "the tree")  # no machine paths in the results
     real_type = filesystems.filesystem_type
     try:
         filesystems.filesystem_type = lambda _path: "gpfs"  # type: ignore[assignment]
