@@ -13,6 +13,7 @@ target is reported in the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -30,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import trees  # noqa: E402
 from measure import Row, X, markdown_table  # noqa: E402
 
-FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size")
+FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size", "g", "h", "i", "j")
 
 
 def log(message: str) -> None:
@@ -60,21 +61,64 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0005,
         help="GLADE rows: seconds of added latency per directory (default 0.0005)",
     )
-    p.add_argument("--workers", type=int, default=8, help="GLADE rows: scan_workers (default 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="GLADE rows: scan_workers of the parallel row (default: what scan_workers=0 "
+        "picks on GPFS, see row j)",
+    )
+    p.add_argument(
+        "--compress",
+        type=float,
+        help="(g) divide every interval by this and run 3600/compress s per simulated hour "
+        "(default 100; quick 3600)",
+    )
+    p.add_argument("--tries", type=int, help="(h) environments made per kind (default 20; quick 1)")
     p.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
+    p.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="(c) also on a server running the package as of GIT_REF, side by side "
+        "(alternating runs); both servers then run with rescan_interval=0",
+    )
     p.add_argument("--out", type=Path, help="where to write the markdown report")
     args = p.parse_args(argv)
     q = args.quick
+    # (c) is a long figure: 3 runs unless --runs says otherwise (quick: 1).
+    args.c_runs = args.runs or (1 if q else 3)
     args.dirs = args.dirs or (3000 if q else 80_000)
     args.envs = args.envs or (8 if q else 60)
     args.runs = args.runs or (2 if q else 5)
     args.many = args.many or (1 if q else 10)
+    args.compress = args.compress or (3600.0 if q else 100.0)
+    args.tries = args.tries or (1 if q else 20)
     args.only = set(args.only.split(",")) if args.only else set(FIGURES)
     unknown = args.only - set(FIGURES)
     if unknown:
         p.error(f"unknown figures {sorted(unknown)}; choose from {','.join(FIGURES)}")
     args.out = args.out or (trees.CACHE / "quick.md" if q else HERE / "results" / "latest.md")
     return args
+
+
+def baseline_package(ref: str) -> tuple[Path, str]:
+    """The package as of git ``ref``, extracted once under the cache: (the directory to put
+    on PYTHONPATH, the commit)."""
+    sha = subprocess.run(
+        ["git", "-C", str(HERE.parent), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = trees.CACHE / f"baseline-{sha[:12]}"
+    if not (target / "jupyter_uv_kernels" / "__init__.py").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(HERE.parent), "archive", sha, "jupyter_uv_kernels"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target, sha
 
 
 def machine_summary() -> list[str]:
@@ -156,7 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     # The peer scans the whole tree once per run (seconds each): three runs are plenty.
     section("a", lambda: figure_a(tree, args.runs, min(args.runs, 3), peers, log))
     glade_runs = 1 if args.quick else min(args.runs, 3)
-    section("glade", lambda: figure_glade(tree, glade_runs, args.latency, args.workers, log))
+    gpfs_workers = [args.workers or 8]
+    if args.only & {"j", "glade"}:
+        from discovery_figures import figure_workers
+
+        def workers_row() -> list[Row]:
+            found, on_gpfs = figure_workers(tree, log)
+            gpfs_workers[0] = args.workers or on_gpfs
+            return found
+
+        if "j" in args.only:
+            section("j", workers_row)
+        else:
+            workers_row()
+    section("glade", lambda: figure_glade(tree, glade_runs, args.latency, gpfs_workers[0], log))
+    if args.only & {"g", "h", "i"}:
+        from discovery_figures import figure_fresh, figure_share, figure_steady
+
+        section("g", lambda: figure_steady(tree, args.compress, log))
+        section("h", lambda: figure_fresh(args.tries, trees.BASE_PYTHON, log))
+        section("i", lambda: figure_share(tree, 1 if args.quick else 3, log))
     if args.only & {"b", "e"}:
         groups = trees.many_envs(args.many, log)
         section("b", lambda: figure_b(groups[:2], 40 if args.quick else 200, peers, log))
@@ -172,22 +235,47 @@ def main(argv: list[str] | None = None) -> int:
         section("size", lambda: figure_size(venv, size_runs, args.latency, log))
     if args.only & {"c", "f"}:
         ops = ops_root()
-        with jupyter_server(
-            extension=True, roots=[tree.root, str(ops)], probe=True, label="cf"
-        ) as server:
+        # With a baseline, neither server rescans on its own while the other is measured.
+        quiet = ["--UvKernels.rescan_interval=0"] if args.baseline else []
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(
+                jupyter_server(
+                    extension=True,
+                    roots=[tree.root, str(ops)],
+                    probe=True,
+                    label="cf",
+                    extra_args=quiet,
+                )
+            )
+            baseline = None
+            if args.baseline and "c" in args.only:
+                code, sha = baseline_package(args.baseline)
+                base = stack.enter_context(
+                    jupyter_server(
+                        extension=True,
+                        roots=[tree.root, str(ops)],
+                        probe=True,
+                        label="c-base",
+                        extra_args=quiet,
+                        env_extra={"PYTHONPATH": os.pathsep.join([str(code), str(HERE)])},
+                    )
+                )
+                wait_for_scan(base, expect_at_least=tree.env_count)
+                baseline = (f", baseline: the package as of {sha[:10]} (report only)", base)
             wait_for_scan(server, expect_at_least=tree.env_count)
             # (c) first: its creates also warm uv's cache for the lock (f) resolves, so that
             # (f) compares warm with warm even in quick mode, where it has no warm-up pair.
             # Quick mode: 4 operations instead of 10, to stay inside CI's minute.
             n_ops = 4 if args.quick else 10
-            section("c", lambda: figure_c(server, tree, ops, 1 if args.quick else 3, n_ops, log))
+            c_runs = args.c_runs
+            section("c", lambda: figure_c(server, tree, ops, c_runs, n_ops, log, baseline=baseline))
             section(
                 "f",
                 lambda: figure_f(
                     server, ops, 1 if args.quick else 5, 0.1, log, warmup=0 if args.quick else 1
                 ),
             )
-        if "c" in args.only and not args.quick:
+        if "c" in args.only and not args.quick and not args.baseline:
             # What running uv at a lower CPU priority would buy (not the default): the same
             # (c) with UvKernels.uv pointing at a `nice -n 19 uv` wrapper.
             with jupyter_server(

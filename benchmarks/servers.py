@@ -132,6 +132,7 @@ def jupyter_server(
     roots: list[str] | None = None,
     extra_args: list[str] | None = None,
     probe: bool = False,
+    counter: bool = False,
     python: str | None = None,
     kernel_spec_manager: str | None = None,
     env_extra: dict[str, str] | None = None,
@@ -141,7 +142,8 @@ def jupyter_server(
 ) -> Iterator[Server]:
     """Start a server; stop it and remove its temporary dirs on exit.
 
-    ``probe`` also loads ``benchmarks/lag_probe.py`` (the event-loop lag probe).
+    ``probe`` also loads ``benchmarks/lag_probe.py`` (the event-loop lag probe), ``counter``
+    ``benchmarks/metadata_counter.py`` (discovery's metadata calls, counted).
     ``python`` runs the server from another environment (the peers venv).
     ``prepare`` is called with the server's HOME before it starts (to write kernelspecs).
     ``wait=False`` returns as soon as the process is spawned (start several at once, then
@@ -161,6 +163,8 @@ def jupyter_server(
     extensions.update(dict.fromkeys(LAB_EXTENSIONS, False))
     if probe:
         extensions["lag_probe"] = True
+    if counter:
+        extensions["metadata_counter"] = True
     argv = [
         python or sys.executable,
         "-m",
@@ -206,7 +210,9 @@ def jupyter_server(
     env.update(env_extra or {})
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # cwd is the server's HOME: `python -m` puts the cwd first on sys.path, and a server
+        # started from the repository must import the package PYTHONPATH names (--baseline).
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(home))
     server = Server(proc, port, token, home, label)
     try:
         if wait:

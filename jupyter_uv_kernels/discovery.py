@@ -8,7 +8,15 @@ the bare walk we benchmark against. Only the few directories that are environmen
 for reading pyvenv.cfg and a handful of ``stat`` calls.
 
 This module is a pure function over the filesystem. It never blocks an event loop
-because the server calls it through ``asyncio.to_thread``.
+because the server calls it through ``asyncio.to_thread``; and because that thread shares
+the GIL with the loop, after a directory read that came from the kernel's cache (under
+0.2 ms) the walk gives the GIL and the CPU up (``os.sched_yield``, one syscall next to the
+three of a ``scandir``). Without that, a walk of a local disk retakes the GIL before the
+loop's thread, woken and waiting for a CPU, gets to it: on a loaded machine the server's
+event loop stalled for tens of milliseconds at a time for as long as the walk ran
+(benchmarks/README.md, figure c). A slow read (GLADE: every metadata call is a round trip)
+already leaves the GIL to the loop while it waits, and a yield would only cost the walk a
+turn on a busy CPU.
 """
 
 from __future__ import annotations
@@ -117,6 +125,11 @@ class ScanResult:
 #: (path, realpath, depth below its root, root, workspace-member globs in force)
 _Job = tuple[str, str, int, str, tuple[str, ...]]
 
+#: Lets a thread waiting for the GIL (the server's event loop) run; absent on some systems.
+_yield = getattr(os, "sched_yield", None) or (lambda: None)
+#: A directory read faster than this came from the cache and never let go of the GIL for long.
+_FAST_READ = 0.0002
+
 
 class _Walk:
     """State shared by the threads of one scan."""
@@ -154,6 +167,7 @@ class _Walk:
     def read_dir(self, path: str) -> list[os.DirEntry[str]] | None:
         if self.out_of_time():
             return None
+        started = time.monotonic()
         if _directory_hook is not None:
             _directory_hook(path)
         try:
@@ -167,6 +181,8 @@ class _Walk:
                 self.directories += 1
         else:
             self.directories += 1
+        if time.monotonic() - started < _FAST_READ:
+            _yield()  # see the module docstring: the event loop may be waiting for the GIL
         return entries
 
     def children(

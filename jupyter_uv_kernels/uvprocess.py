@@ -1,6 +1,8 @@
 """Spawning uv: the process plumbing under :class:`uvrunner.UvRunner`.
 
-- ``asyncio.create_subprocess_exec`` with argv lists, never a shell;
+- argv lists, never a shell; uv is started in a worker thread, never on the event loop:
+  starting a process waits for the child to ``exec`` (tens of milliseconds on a busy
+  machine), and the server's event loop would stall for as long;
 - a sanitised environment: no conda leakage (uv treats CONDA_PREFIX as the active
   environment), no PYTHONHOME/PYTHONPATH/VIRTUAL_ENV;
 - stdout and stderr are streamed line by line to a callback (operation logs);
@@ -17,6 +19,8 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,18 +141,7 @@ async def run_process(
 ) -> UvResult:
     """Run ``argv`` (uv and its arguments). Raises UvFailed on a non-zero exit when ``check``."""
     started = time.monotonic()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: cancel reaches children
-        )
-    except FileNotFoundError as e:
-        raise UvNotFound(f"uv could not be started ({e}); check `UvKernels.uv`.") from e
+    proc = await _spawn(argv, env, cwd)
     out: list[str] = []
     err: list[str] = []
 
@@ -196,7 +189,93 @@ def _show(argv: list[str]) -> str:
     return " ".join(["uv", *argv[1:]])
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
+class _Process:
+    """A started uv: its output as asyncio streams, and its exit as an awaitable.
+
+    What ``asyncio.create_subprocess_exec`` gives, except that the process is started in a
+    worker thread (see :func:`_spawn`) and reaped by a thread of its own (as asyncio's
+    default child watcher does).
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.pid = popen.pid
+        self.returncode: int | None = None
+        self.stdout: asyncio.StreamReader | None = None
+        self.stderr: asyncio.StreamReader | None = None
+        self._popen = popen
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[int] = loop.create_future()
+
+        def reap() -> None:
+            code = popen.wait()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(self._set_exited, code)
+
+        threading.Thread(target=reap, name=f"uv-reaper-{self.pid}", daemon=True).start()
+
+    def _set_exited(self, code: int) -> None:
+        self.returncode = code
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+    async def connect(self) -> None:
+        """Read uv's stdout and stderr on the loop, as asyncio's subprocess streams do."""
+        loop = asyncio.get_running_loop()
+        for name in ("stdout", "stderr"):
+            pipe = getattr(self._popen, name)
+            reader = asyncio.StreamReader(loop=loop)
+            await loop.connect_read_pipe(
+                lambda r=reader: asyncio.StreamReaderProtocol(r, loop=loop),  # type: ignore[misc]
+                pipe,
+            )
+            setattr(self, name, reader)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+
+async def _spawn(argv: list[str], env: dict[str, str], cwd: str | None) -> _Process:
+    """Start ``argv`` in its own process group, from a worker thread.
+
+    ``Popen`` returns only once the child has called ``exec``; on a loaded machine that
+    takes long enough to be felt on the event loop, so the loop only waits for it here.
+    A cancel while the process is starting stops it once it has started.
+    """
+    start = asyncio.ensure_future(
+        asyncio.to_thread(
+            subprocess.Popen,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: cancel reaches children
+        )
+    )
+    try:
+        popen = await asyncio.shield(start)
+    except FileNotFoundError as e:
+        raise UvNotFound(f"uv could not be started ({e}); check `UvKernels.uv`.") from e
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            started = await start
+            proc = _Process(started)
+            await _stop(proc)
+            for pipe in (started.stdout, started.stderr):
+                if pipe is not None:
+                    pipe.close()
+        raise
+    proc = _Process(popen)
+    try:
+        await proc.connect()
+    except BaseException:
+        await _stop(proc)
+        raise
+    return proc
+
+
+async def _stop(proc: _Process) -> None:
     """SIGTERM uv's whole process group, then SIGKILL it if it lingers."""
     if proc.returncode is not None:
         return

@@ -8,6 +8,7 @@ Tests may swap :class:`UvRunner` (the seam), but prefer the real uv.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -69,8 +70,11 @@ class UvRunner:
         """Run ``uv *args``. Raises UvFailed on a non-zero exit when ``check`` is true."""
         if timeout is None:
             timeout = self.config.operation_timeout or None
+        # Finding uv stats every PATH entry (or the configured file): on a parallel
+        # filesystem each is a metadata call, so not on the event loop.
+        uv = await asyncio.to_thread(find_uv, self.config.uv)
         return await run_process(
-            [self.uv, *args],
+            [uv, *args],
             env=self.environment(),
             cwd=cwd,
             on_line=on_line,
