@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Kind = Literal["project", "venv"]
@@ -47,7 +47,11 @@ class Environment:
     read_only: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow (the fields are strings, booleans, None and one list of strings): asdict's
+        # deep copy made a listing of 1,000 environments cost 30 ms on the event loop.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["workspace_members"] = list(self.workspace_members)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Environment:
