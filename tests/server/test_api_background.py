@@ -103,8 +103,11 @@ async def test_given_a_large_scan_and_an_operation_then_the_loop_stays_responsiv
     try:
         started = time.monotonic()
         op = (await api.post("environments", env["id"], "sync", expect=202)).body["operation"]
+        rescans = []
         for _ in range(2):
+            before = time.monotonic()
             await api.rescan()
+            rescans.append(time.monotonic() - before)
         final, log = await api.wait_op(op["id"])
         elapsed = time.monotonic() - started
     finally:
@@ -116,7 +119,11 @@ async def test_given_a_large_scan_and_an_operation_then_the_loop_stays_responsiv
     assert [e["status"] for e in listing["environments"]] == ["ready"]
     assert elapsed > 0.3, "the scans were too quick to measure anything"
     assert len(lags) > 20
-    assert max(lags) < LAG_LIMIT, f"event loop blocked for {max(lags):.3f} s"
+    # A walk on the loop would block it for a whole rescan. Under load (two test workers on
+    # two cores) everything stretches, the rescans too: the limit is half the shortest one,
+    # never under LAG_LIMIT.
+    limit = max(LAG_LIMIT, min(rescans) / 2)
+    assert max(lags) < limit, f"event loop blocked for {max(lags):.3f} s (rescans: {rescans})"
 
 
 async def test_given_empty_roots_then_they_fall_back_to_the_server_root_dir(
