@@ -223,7 +223,7 @@ class JobManager:
     async def listing(self) -> dict[str, Any]:
         jobs = await asyncio.to_thread(self.store.all)
         problem = await self._refresh(jobs)
-        scheduler = self.scheduler()
+        scheduler = await asyncio.to_thread(self.scheduler)  # `auto` looks along PATH
         return {
             "jobs": [self._shown(j) for j in jobs],
             "scheduler": scheduler.name if scheduler is not None else None,

@@ -127,7 +127,8 @@ class SchedulerRunner:
         self, argv: Sequence[str], *, cwd: str | None = None, check: bool = True
     ) -> CommandResult:
         argv = list(argv)
-        program = shutil.which(argv[0])
+        # Off the loop: the lookup stats every PATH entry, each a metadata call on GLADE.
+        program = await asyncio.to_thread(shutil.which, argv[0])
         if program is None:
             raise SchedulerNotFound(
                 f"`{argv[0]}` is not on PATH, so the job cannot be sent to the scheduler; "
