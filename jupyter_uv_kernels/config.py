@@ -184,6 +184,18 @@ class UvKernels(Configurable):
         during installs.""",
     ).tag(config=True)
 
+    uv_nice = Int(
+        10,
+        min=0,
+        max=19,
+        help="""How many steps below the server's CPU priority uv runs (the Unix nice
+        increment, 0-19), with every process it starts. On a busy login node an install
+        then yields the CPU to the server and to running kernels: the panel and the
+        launcher stay responsive while uv compiles bytecode, and installs take longer
+        only while the CPUs are saturated. Example: 19 for the lowest priority; 0 runs
+        uv at the server's priority.""",
+    ).tag(config=True)
+
     sync_on_start = Enum(
         SYNC_ON_START_MODES,
         default_value="check",

@@ -7,7 +7,9 @@
   environment), no PYTHONHOME/PYTHONPATH/VIRTUAL_ENV;
 - stdout and stderr are streamed line by line to a callback (operation logs);
 - a timeout and cancellation both stop uv *and its children* (it runs in its own process
-  group), and failures raise :class:`UvFailed` carrying uv's stderr, summarised in one line.
+  group), and failures raise :class:`UvFailed` carrying uv's stderr, summarised in one line;
+- a lower CPU priority (``UvKernels.uv_nice``) for uv and everything it starts, so that
+  installs yield the CPU to the server and the user's kernels on a busy node.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import UvFailed, UvNotFound, UvTimeout
@@ -138,10 +142,12 @@ async def run_process(
     on_line: LineCallback | None = None,
     timeout: float | None = None,
     check: bool = True,
+    nice: int = 0,
 ) -> UvResult:
-    """Run ``argv`` (uv and its arguments). Raises UvFailed on a non-zero exit when ``check``."""
+    """Run ``argv`` (uv and its arguments), ``nice`` steps below the server's CPU priority.
+    Raises UvFailed on a non-zero exit when ``check``."""
     started = time.monotonic()
-    proc = await _spawn(argv, env, cwd)
+    proc = await _spawn(argv, env, cwd, nice)
     out: list[str] = []
     err: list[str] = []
 
@@ -234,25 +240,55 @@ class _Process:
         return await asyncio.shield(self._exited)
 
 
-async def _spawn(argv: list[str], env: dict[str, str], cwd: str | None) -> _Process:
+def _popen(argv: list[str], env: dict[str, str], cwd: str | None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: cancel reaches children
+    )
+
+
+def _popen_niced(
+    argv: list[str], env: dict[str, str], cwd: str | None, nice: int
+) -> subprocess.Popen[bytes]:
+    """``_popen`` from a thread made ``nice`` steps nicer first.
+
+    On Linux the nice value belongs to a thread, and a new process inherits the value of
+    the thread that started it. So only this short-lived thread, uv and whatever uv
+    starts (its bytecode compilers) run at the lower priority; the server's own threads
+    keep theirs, and no ``preexec_fn`` (unsafe in a threaded server) is needed.
+    """
+    with contextlib.suppress(OSError):
+        os.nice(nice)
+    return _popen(argv, env, cwd)
+
+
+def _start(
+    argv: list[str], env: dict[str, str], cwd: str | None, nice: int
+) -> asyncio.Future[subprocess.Popen[bytes]]:
+    """Start the process in a worker thread: a fresh one when it must be niced (a pooled
+    thread would stay niced, and only root can undo that)."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return asyncio.ensure_future(asyncio.to_thread(_popen, argv, env, cwd))
+    once = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uv-niced-start")
+    try:
+        return asyncio.get_running_loop().run_in_executor(once, _popen_niced, argv, env, cwd, nice)
+    finally:
+        once.shutdown(wait=False)  # the thread ends after its one task
+
+
+async def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, nice: int = 0) -> _Process:
     """Start ``argv`` in its own process group, from a worker thread.
 
     ``Popen`` returns only once the child has called ``exec``; on a loaded machine that
     takes long enough to be felt on the event loop, so the loop only waits for it here.
     A cancel while the process is starting stops it once it has started.
     """
-    start = asyncio.ensure_future(
-        asyncio.to_thread(
-            subprocess.Popen,
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: cancel reaches children
-        )
-    )
+    start = _start(argv, env, cwd, nice)
     try:
         popen = await asyncio.shield(start)
     except FileNotFoundError as e:

@@ -80,6 +80,7 @@ class UvRunner:
             on_line=on_line,
             timeout=timeout,
             check=check,
+            nice=self.config.uv_nice,
         )
 
     def _compile(self) -> list[str]:

@@ -129,3 +129,49 @@ def test_given_a_cancel_while_the_process_starts_when_it_has_started_then_it_is_
         time.sleep(0.02)
     if pid_file.exists() and pid_file.read_text().strip():
         assert _gone(int(pid_file.read_text()))
+
+
+def _nice_of(pid: int | str) -> int:
+    """The nice value of a process (field 19 of /proc/PID/stat), or of ``self``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_given_uv_nice_when_a_process_and_its_child_run_then_both_are_niced_and_the_server_is_not(
+    tmp_path: Path,
+) -> None:
+    # What a user would check with `ps -o ni`: uv and the compilers it starts run nicer
+    # than the server, and the server's own threads keep their priority.
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    script = f"cut -d' ' -f19 /proc/$$/stat; {SH} -c 'cut -d\" \" -f19 /proc/$$/stat'"
+    result = asyncio.run(run_process([SH, "-c", script], env=dict(os.environ), nice=7))
+    parent, child = (int(x) for x in result.stdout.split())
+    assert parent == min(19, before + 7)
+    assert child == parent
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
+    assert _nice_of("self") == before
+    # Without nice the process runs at the server's priority.
+    plain = asyncio.run(
+        run_process([SH, "-c", "cut -d' ' -f19 /proc/$$/stat"], env=dict(os.environ))
+    )
+    assert int(plain.stdout) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_given_the_runner_when_uv_runs_then_it_runs_at_uv_nice_below_the_server(
+    tmp_path: Path,
+) -> None:
+    from jupyter_uv_kernels.config import UvKernels
+    from jupyter_uv_kernels.uvrunner import UvRunner
+
+    # A stand-in for the uv binary that reports its own nice value.
+    fake_uv = tmp_path / "uv"
+    fake_uv.write_text("#!/bin/sh\ncut -d' ' -f19 /proc/$$/stat\n")
+    fake_uv.chmod(0o755)
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    for config in (UvKernels(uv=str(fake_uv)), UvKernels(uv=str(fake_uv), uv_nice=0)):
+        result = asyncio.run(UvRunner(config).run([]))
+        assert int(result.stdout) == min(19, before + config.uv_nice)
+    with pytest.raises(Exception, match="uv_nice"):
+        UvKernels(uv_nice=25)
