@@ -136,3 +136,59 @@ async def test_given_nobody_looks_then_nothing_is_checked(
     await asyncio.sleep(4)  # longer than demand_interval: still no look, no check
     assert not spec_dir(uv_kernels_config, kernel).exists()
     assert kernel not in await launcher_fetch(api)  # this look starts one
+
+
+@pytest.fixture
+def contents_root(uv_root: Path, jp_root_dir: Path) -> str:
+    """The root as a contents-API path: the server's root_dir holds it, as a user's
+    JupyterLab file browser holds /glade/work/$USER."""
+    link = jp_root_dir / "work"
+    link.symlink_to(uv_root, target_is_directory=True)
+    return "work"
+
+
+async def test_given_a_marker_file_saved_in_jupyterlab_then_a_check_runs_without_a_look(
+    api: Api, uv_root: Path, uv_kernels_config: dict[str, Any], contents_root: str
+) -> None:
+    # A terminal makes a project nobody has looked at; then the user edits its
+    # pyproject.toml in JupyterLab's editor and saves it. The save (a contents-API PUT)
+    # is what starts the check: no launcher fetch, no panel listing.
+    await settled(api)
+    env = await asyncio.to_thread(terminal_project, uv_root, "edited")
+    kernel = kernel_name_for(str(env), env.name)
+    await asyncio.sleep(0.5)
+    assert not spec_dir(uv_kernels_config, kernel).exists()
+
+    text = (env / "pyproject.toml").read_text() + "\n# edited in JupyterLab\n"
+    reply = await api.fetch(
+        "api",
+        "contents",
+        contents_root,
+        "edited",
+        "pyproject.toml",
+        method="PUT",
+        body=json.dumps({"type": "file", "format": "text", "content": text}),
+    )
+    assert reply.code == 200
+    deadline = time.monotonic() + FRESH_WITHIN
+    while not spec_dir(uv_kernels_config, kernel).exists():
+        assert time.monotonic() < deadline, "saving pyproject.toml started no check"
+        await asyncio.sleep(0.1)
+
+    # A save of any other file is not a reason to check.
+    index = api.serverapp.web_app.settings[SERVICE_SETTING].index
+    await settled(api)
+    other = await asyncio.to_thread(terminal_venv, uv_root, "not-marker")
+    checks_before = index.last_started
+    reply = await api.fetch(
+        "api",
+        "contents",
+        contents_root,
+        "notes.txt",
+        method="PUT",
+        body=json.dumps({"type": "file", "format": "text", "content": "hello"}),
+    )
+    assert reply.code in (200, 201)
+    await asyncio.sleep(1.0)
+    assert index.last_started == checks_before  # no check started
+    assert not spec_dir(uv_kernels_config, kernel_name_for(str(other), other.name)).exists()
