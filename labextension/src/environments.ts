@@ -4,6 +4,7 @@
  * No React and no JupyterLab UI here; it talks to the server only through the shared
  * client, so it runs (and is tested) without a browser, and several views can share it.
  */
+import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { UvKernelsClient } from './api';
@@ -112,6 +113,45 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     }
   }
 
+  /**
+   * Register a view of the list (the sidebar, an environment tab): the periodic re-read
+   * runs only while at least one registered view is shown, because every read is a look
+   * that can make the server check the roots. With no view registered it always runs.
+   */
+  watch(isShown: () => boolean): IDisposable {
+    this._watchers.add(isShown);
+    let disposed = false;
+    return {
+      get isDisposed() {
+        return disposed;
+      },
+      dispose: () => {
+        disposed = true;
+        this._watchers.delete(isShown);
+      }
+    };
+  }
+
+  /** A view of the list was shown: read it now if a periodic read was skipped meanwhile. */
+  shown(): void {
+    if (this._missedTick && !this._disposed) {
+      this._missedTick = false;
+      void this.fetch();
+    }
+  }
+
+  private _anyViewShown(): boolean {
+    if (this._watchers.size === 0) {
+      return true;
+    }
+    for (const isShown of this._watchers) {
+      if (isShown()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Load the list and re-read it every `refreshInterval` seconds. */
   async start(): Promise<void> {
     this._started = true;
@@ -140,6 +180,7 @@ export class EnvironmentsModel implements IEnvironmentsModel {
    */
   async fetch(): Promise<void> {
     clearTimeout(this._scanTimer);
+    this._missedTick = false;
     let kernelsMoved = false;
     try {
       const list = await this._client.environments();
@@ -275,13 +316,19 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       return;
     }
     this._periodicTimer = setTimeout(() => {
-      // Skip a tick while the page is hidden; the list is read again when it is due next.
-      const visible = typeof document === 'undefined' || document.visibilityState !== 'hidden';
-      void (visible ? this.fetch() : Promise.resolve()).finally(() => this._schedulePeriodic());
+      // Skip a tick while the page is hidden or no view of the list is shown (a read is a
+      // look, and a look costs the filesystem a check); the list is read again when it is
+      // due next, or when a view is shown.
+      const pageVisible = typeof document === 'undefined' || document.visibilityState !== 'hidden';
+      const read = pageVisible && this._anyViewShown();
+      this._missedTick = this._missedTick || !read;
+      void (read ? this.fetch() : Promise.resolve()).finally(() => this._schedulePeriodic());
     }, seconds * 1000);
   }
 
   private _client: UvKernelsClient;
+  private _watchers = new Set<() => boolean>();
+  private _missedTick = false;
   private _refreshInterval: number;
   private _scanningPollInterval: number;
   /** kernelSignature of the last list read from the server (null before the first). */

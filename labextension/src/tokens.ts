@@ -4,6 +4,7 @@
  * The shapes mirror ARCHITECTURE §3 and §6 exactly; the server is the source of truth.
  */
 import { Token } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
 import { ISignal } from '@lumino/signaling';
 
 export type EnvironmentKind = 'project' | 'venv';
@@ -273,6 +274,13 @@ export interface IEnvironmentsModel {
   fetch(): Promise<void>;
   /** A look (a launcher opened): read now and follow the check it starts, briefly. */
   look(): Promise<void>;
+  /**
+   * Register a view of the list; periodic re-reads run only while one is shown (with
+   * none registered, always). Dispose the result when the view goes.
+   */
+  watch(isShown: () => boolean): IDisposable;
+  /** A registered view was shown: read now if a periodic read was skipped meanwhile. */
+  shown(): void;
   /** Ask the server to rescan now, then follow the scan. */
   refresh(): Promise<void>;
   details(id: string): Promise<IEnvironmentDetails>;

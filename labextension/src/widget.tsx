@@ -9,6 +9,8 @@ import {
   SidePanel,
   ToolbarButton
 } from '@jupyterlab/ui-components';
+import type { IDisposable } from '@lumino/disposable';
+import type { Message } from '@lumino/messaging';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { IPanelHost, IPanelModels } from './components/common';
@@ -142,6 +144,10 @@ export class UvKernelsPanel extends SidePanel {
     });
     model.operationsModel.changed.connect(this._scheduleFit, this);
     model.environmentsModel.changed.connect(this._scheduleFit, this);
+    // The list is re-read periodically only while a view of it is shown: with the sidebar
+    // closed, the panel costs the server no checks.
+    this._environmentsModel = model.environmentsModel;
+    this._watching = model.environmentsModel.watch(() => this.isVisible);
     if (typeof ResizeObserver !== 'undefined') {
       // An environment opened or closed, the form shown: the list's height changed.
       this._observer = new ResizeObserver(() => this._scheduleFit());
@@ -186,9 +192,15 @@ export class UvKernelsPanel extends SidePanel {
   }
 
   dispose(): void {
+    this._watching.dispose();
     this._observer?.disconnect();
     cancelAnimationFrame(this._fitFrame);
     super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._environmentsModel.shown();
   }
 
   protected onResize(msg: Widget.ResizeMessage): void {
@@ -245,6 +257,8 @@ export class UvKernelsPanel extends SidePanel {
   private _environments: EnvironmentsSection;
   private _operations: OperationsSection;
   private _extra: Widget[] = [];
+  private _environmentsModel: IUvKernelsModel['environmentsModel'];
+  private _watching: IDisposable;
   private _observer: ResizeObserver | null = null;
   private _observed: Element[] = [];
   private _fitFrame = 0;

@@ -463,3 +463,29 @@ test("a long failure summary leads with uv's cause so the toast shows it", () =>
   } as unknown as ITrackedOperation;
   assert.equal(failureSummary(tracked), 'Because nope was not found');
 });
+
+test('the periodic re-read runs only while a view of the list is shown (a read is a look)', async () => {
+  const server = new FakeServer().on('environments', listing([env('a')]));
+  const model = new UvKernelsModel({
+    request: server.request,
+    settings: { ...fast, refreshInterval: 0.01 }
+  });
+  let sidebarShown = false;
+  const watching = model.environmentsModel.watch(() => sidebarShown);
+  await model.environmentsModel.start();
+  await new Promise(resolve => setTimeout(resolve, 80));
+  assert.equal(server.count('environments'), 1, 'the sidebar is closed: only the first read');
+
+  sidebarShown = true;
+  model.environmentsModel.shown();
+  assert.equal(server.count('environments'), 2, 'opening the sidebar reads the skipped tick now');
+  await new Promise(resolve => setTimeout(resolve, 80));
+  assert.ok(server.count('environments') >= 4, 'shown: the periodic re-read runs again');
+
+  watching.dispose();
+  sidebarShown = false;
+  const before = server.count('environments');
+  await new Promise(resolve => setTimeout(resolve, 50));
+  assert.ok(server.count('environments') > before, 'no view registered: always re-read');
+  model.dispose();
+});

@@ -141,7 +141,12 @@ export function setupEnvironmentViews(
         retitle(w);
         const onChanged = (): void => retitle(w);
         model.environmentsModel.changed.connect(onChanged);
-        w.disposed.connect(() => model.environmentsModel.changed.disconnect(onChanged));
+        // An open environment tab keeps the list's periodic re-read going while shown.
+        const watching = model.environmentsModel.watch(() => w.isVisible);
+        w.disposed.connect(() => {
+          model.environmentsModel.changed.disconnect(onChanged);
+          watching.dispose();
+        });
         void tracker.add(widget);
         shell.add(widget, 'main');
       }
