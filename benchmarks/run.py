@@ -191,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         figure_c,
         figure_e,
         figure_f,
-        niced_uv,
         ops_root,
         wait_for_scan,
     )
@@ -276,17 +275,17 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         if "c" in args.only and not args.quick and not args.baseline:
-            # What running uv at a lower CPU priority would buy (not the default): the same
-            # (c) with UvKernels.uv pointing at a `nice -n 19 uv` wrapper.
+            # What running uv at a lower CPU priority buys: the same (c) with uv at the
+            # server's priority (UvKernels.uv_nice = 0, how uv ran before the setting).
             with jupyter_server(
                 extension=True,
                 roots=[tree.root, str(ops)],
                 probe=True,
-                label="c-nice",
-                extra_args=[f"--UvKernels.uv={niced_uv()}"],
+                label="c-nice0",
+                extra_args=["--UvKernels.uv_nice=0"],
             ) as server:
                 wait_for_scan(server, expect_at_least=tree.env_count)
-                variant = ", uv run at nice 19 (a `UvKernels.uv` wrapper; not the default)"
+                variant = ", uv_nice = 0 (uv at the server's priority; the default is 10)"
                 section("c", lambda: figure_c(server, tree, ops, 3, 10, log, variant=variant))
 
     elapsed = time.perf_counter() - started

@@ -474,7 +474,7 @@ def _lag_rows(acc: _LagRuns, tree: Tree, runs: int, n_ops: int, variant: str) ->
         ratio_text=f"{added:+.1f} ms",
         notes=notes,
     )
-    if variant.startswith(", uv run at nice"):
+    if variant.startswith(", uv_nice"):
         return [ops_row]
     scan_row = Row(
         "c",
@@ -490,14 +490,6 @@ def _lag_rows(acc: _LagRuns, tree: Tree, runs: int, n_ops: int, variant: str) ->
         ratio_text="n/a",
     )
     return [scan_row, ops_row]
-
-
-def niced_uv() -> str:
-    """A ``UvKernels.uv`` wrapper that runs uv at the lowest CPU priority (nice 19)."""
-    wrapper = CACHE / "uv-nice19"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 "{UV}" "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
 
 
 def ops_root() -> Path:
