@@ -146,8 +146,10 @@ async def test_hostile_requests_get_a_clear_4xx(api: Api, uv_root: Path, tmp_pat
     outside.write_bytes(before)
     await refused({"path": str(outside), "action": "lock"}, 403, "outside the configured roots")
     (uv_root / "f" / "notes.txt").write_text("x")
-    await refused({"path": "f/notes.txt", "action": "lock"}, 400, "not a notebook")
-    await refused({"path": "f/missing.ipynb", "action": "lock"}, 400, "does not exist")
+    await refused({"path": str(uv_root / "f/notes.txt"), "action": "lock"}, 400, "not a notebook")
+    await refused(
+        {"path": str(uv_root / "f/missing.ipynb"), "action": "lock"}, 400, "does not exist"
+    )
     await refused({"path": str(nb), "action": "remove", "packages": ["numpy"]}, 400, "not in")
     await refused({"path": str(nb), "action": "explode"}, 400, "action")
     assert nb.read_bytes() == before
