@@ -247,6 +247,15 @@ class NotebookApp(JupyterApp):
         "to-project": (NotebookToProjectCommand, "Make the notebook's folder a uv project."),
     }
 
+    @classmethod
+    def clear_instance(cls) -> None:
+        """Also forget the subcommands' instances (they are singletons too), so one process
+        can run several notebook commands (the tests run the CLI in-process)."""
+        for command, _ in cls.subcommands.values():
+            if isinstance(command, type) and issubclass(command, JupyterApp):
+                command.clear_instance()
+        super().clear_instance()
+
     def start(self) -> None:
         if self.subapp is None:
             print(
