@@ -65,6 +65,10 @@ async def test_given_a_notebook_when_removing_and_upgrading_then_block_and_lock_
     juv("add", str(nb), "six==1.15.0")  # pins the lock to 1.15.0 ...
     juv("add", str(nb), "six>=1.15")  # ... then loosens the block, keeping the lock's pin
     assert lock_versions(nb)["six"] == "1.15.0"
+    # ... whose outdated view says what the block allows beyond the lock
+    outdated = await api.get("notebooks", "outdated", params={"path": str(nb)}, expect=200)
+    six = next(p for p in outdated.body["packages"] if p["name"] == "six")
+    assert six["installed"] == "1.15.0" and six["allowed"] != "1.15.0" and six["direct"]
     # When six is upgraded
     op = await api.run(
         "POST",
