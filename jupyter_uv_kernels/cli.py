@@ -24,6 +24,7 @@ from .cli_environments import (
 )
 from .cli_jobs import CancelCommand, JobsCommand, SubmitCommand
 from .cli_lifecycle import CopyCommand, DeleteCommand, ExportCommand, SizeCommand
+from .cli_notebooks import NotebookApp
 from .cli_packages import OutdatedCommand, TreeCommand, UpgradeCommand
 
 
@@ -51,6 +52,7 @@ class UvKernelApp(JupyterApp):
         "submit": (SubmitCommand, "Run a notebook or script as a PBS/Slurm batch job."),
         "jobs": (JobsCommand, "The batch jobs submitted from here, with their state."),
         "cancel": (CancelCommand, "Cancel a batch job submitted from here."),
+        "notebook": (NotebookApp, "A notebook's own dependencies (PEP 723, as juv keeps them)."),
         "doctor": (DoctorCommand, DoctorCommand.description),
         "check": (
             CheckCommand,

@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "jupyter_uv_kernels"
 README = PACKAGE.parent / "README.md"
 #: The only modules that may import tornado (the HTTP layer, and the provisioner's error).
-HTTP_MODULES = {"handlers", "handlers_jobs", "provisioner"}
+HTTP_MODULES = {"handlers", "handlers_jobs", "handlers_notebooks", "provisioner"}
 
 
 def modules() -> set[str]:
