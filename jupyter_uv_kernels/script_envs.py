@@ -39,14 +39,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping, Sequence
+    from collections.abc import Collection, Mapping
 
 try:  # the package; the launcher imports the copies beside it instead
     from . import script_block
@@ -372,78 +370,3 @@ def prune(envs: str, keep_max: int, keep: Collection[str] = ()) -> list[str]:
         _remove_env(os.path.join(envs, name), envs)
         removed.append(name)
     return removed
-
-
-# -- the launcher's build: plain subprocess --------------------------------------------------
-
-if TYPE_CHECKING:
-    Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
-
-
-def run_uv(uv: str, progress: Callable[[str], None]) -> Runner:
-    """Runs ``uv ARGS``, its stderr lines passed to ``progress`` as they come."""
-
-    def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        progress("uv " + " ".join(args))
-        proc = subprocess.Popen(
-            [uv, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        assert proc.stderr is not None and proc.stdout is not None
-        err = []
-        for line in proc.stderr:
-            err.append(line)
-            progress(line.rstrip("\n"))
-        out = proc.stdout.read()
-        proc.wait()
-        return subprocess.CompletedProcess(list(args), proc.returncode, out, "".join(err))
-
-    return run
-
-
-def build(
-    script: NotebookScript,
-    envs: str,
-    run: Runner,
-    *,
-    compile_bytecode: bool = True,
-    keep_max: int = DEFAULT_CACHE_MAX,
-) -> str:
-    """Build ``script``'s env with ``run`` (see :func:`run_uv`); returns the env's path."""
-    job = Build(envs, script)
-    try:
-
-        def step(name: str, args: list[str]) -> str:
-            result = run(args)
-            if result.returncode != 0:
-                raise BuildError(failure_message(name, result.stderr, script))
-            return str(result.stdout)
-
-        python = step("python", python_find_args(job.script_file)).strip()
-        step("venv", venv_args(python, job.env))
-        job.write_requirements(step("export", export_args(job.script_file, locked=job.locked)))
-        step("install", install_args(job.env, job.requirements, compile_bytecode=compile_bytecode))
-        final = job.finish()
-    finally:
-        job.discard()
-    prune(envs, keep_max, {script.key})
-    return final
-
-
-def progress_to_stderr(line: str) -> None:
-    sys.stderr.write(f"[uv-script] {line}\n")
-    sys.stderr.flush()
-
-
-def describe(env: str) -> dict[str, Any]:
-    """What the marker recorded (for listings); {} when unreadable."""
-    try:
-        with open(os.path.join(env, READY_MARKER), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -28,8 +28,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 try:  # the package (the server's provisioner imports this module)
     from . import kernel_launcher, script_block, script_envs
@@ -116,6 +120,76 @@ def find_script(environ: Mapping[str, str], cwd: str) -> NotebookScript:
     return _only_notebook_in(cwd)
 
 
+if TYPE_CHECKING:
+    Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
+
+
+def run_uv(uv: str, progress: Callable[[str], None]) -> Runner:
+    """Runs ``uv ARGS``, its stderr lines passed to ``progress`` as they come."""
+
+    def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        progress("uv " + " ".join(args))
+        proc = subprocess.Popen(
+            [uv, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        assert proc.stderr is not None and proc.stdout is not None
+        err = []
+        for line in proc.stderr:
+            err.append(line)
+            progress(line.rstrip("\n"))
+        out = proc.stdout.read()
+        proc.wait()
+        return subprocess.CompletedProcess(list(args), proc.returncode, out, "".join(err))
+
+    return run
+
+
+def build(
+    script: NotebookScript,
+    envs: str,
+    run: Runner,
+    *,
+    compile_bytecode: bool = True,
+    keep_max: int = script_envs.DEFAULT_CACHE_MAX,
+) -> str:
+    """Build ``script``'s env with ``run`` (see :func:`run_uv`); returns the env's path."""
+    job = script_envs.Build(envs, script)
+    try:
+
+        def step(name: str, args: list[str]) -> str:
+            result = run(args)
+            if result.returncode != 0:
+                raise script_envs.BuildError(
+                    script_envs.failure_message(name, result.stderr, script)
+                )
+            return str(result.stdout)
+
+        python = step("python", script_envs.python_find_args(job.script_file)).strip()
+        step("venv", script_envs.venv_args(python, job.env))
+        job.write_requirements(
+            step("export", script_envs.export_args(job.script_file, locked=job.locked))
+        )
+        step(
+            "install",
+            script_envs.install_args(job.env, job.requirements, compile_bytecode=compile_bytecode),
+        )
+        final = job.finish()
+    finally:
+        job.discard()
+    script_envs.prune(envs, keep_max, {script.key})
+    return final
+
+
+def progress_to_stderr(line: str) -> None:
+    sys.stderr.write(f"[uv-script] {line}\n")
+    sys.stderr.flush()
+
+
 def find_uv(environ: Mapping[str, str]) -> str:
     """``UV_KERNELS_UV``, else ``uv`` on PATH."""
     configured = environ.get(script_envs.UV_VARIABLE, "")
@@ -139,9 +213,9 @@ def prepare(environ: Mapping[str, str], cwd: str) -> kernel_launcher.Target:
     if script_envs.is_ready(env):
         script_envs.touch(env)
     else:
-        script_envs.progress_to_stderr(f"building the environment of {script.path} in {env}")
-        run = script_envs.run_uv(find_uv(environ), script_envs.progress_to_stderr)
-        env = script_envs.build(script, envs, run, keep_max=script_envs.cache_max(environ))
+        progress_to_stderr(f"building the environment of {script.path} in {env}")
+        run = run_uv(find_uv(environ), progress_to_stderr)
+        env = build(script, envs, run, keep_max=script_envs.cache_max(environ))
     target = kernel_launcher.Target(env, None)
     kernel_launcher.check_target(target)
     return target
