@@ -50,6 +50,14 @@ class JobPlan:
     #: The dir that holds the kernelspecs (exported in JUPYTER_PATH so papermill finds them).
     jupyter_data_dir: str | None = None
     uv_cache_dir: str | None = None
+    #: Where the uv-script kernel keeps the environments notebooks' inline dependencies
+    #: build (UvKernels.script_env_dir); None: the kernel's default rule.
+    script_env_dir: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        """The file carries its own dependencies (a PEP 723 block): no venv, no project."""
+        return not self.venv and not self.project
 
     @property
     def directory(self) -> str:
@@ -116,6 +124,14 @@ def render(plan: JobPlan, directives: JobDirectives, scheduler: Scheduler, prolo
             "# Where this user's kernels are (a PBS job does not inherit the server's variables).",
             f'export JUPYTER_PATH={q(plan.jupyter_data_dir)}"${{JUPYTER_PATH:+:$JUPYTER_PATH}}"',
         ]
+    if plan.inline and plan.kind == "notebook":
+        lines += [
+            "# The uv-script kernel builds (or reuses) the environment of this notebook's own",
+            "# inline dependencies; this is the notebook it reads them from.",
+            f"export UV_KERNELS_NOTEBOOK={q(plan.path)}",
+        ]
+        if plan.script_env_dir:
+            lines.append(f"export UV_KERNELS_SCRIPT_ENVS={q(plan.script_env_dir)}")
     lines += ["", *_command(plan), ""]
     body = "\n".join(lines)
     return f"{body}{_CHECKSUM}{_digest(body)}\n"
@@ -144,6 +160,10 @@ def _command(plan: JobPlan) -> list[str]:
             argv += _parameter(name, value)
         return [f"{runner} \\", "    " + " ".join(argv)]
     script = [q(os.path.basename(plan.path)), *(q(a) for a in plan.args)]
+    if plan.inline:
+        # uv builds the script's own environment from its block (and its lock, if any).
+        frozen = " --frozen" if os.path.isfile(plan.path + ".lock") else ""
+        return [f"uv run --script{frozen} " + " ".join(script)]
     if plan.project:
         return [f"uv run --project {q(plan.project)} --frozen python " + " ".join(script)]
     venv = q(plan.venv)

@@ -3,7 +3,9 @@
 The file must lie inside the roots and be a notebook (``.ipynb``) or a script (``.py``).
 The environment is the one asked for (an env, or a uv kernel), else the uv kernel the
 notebook names in its metadata, else the uv project the file is in (``uv-project``, so the
-job runs in whichever clone it is in). This module never imports tornado.
+job runs in whichever clone it is in), else, for a file that carries its own dependencies
+(a PEP 723 block, juv's format), those: a notebook runs on the ``uv-script`` kernel and a
+script with ``uv run --script``, with no project at all. This module never imports tornado.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from .catalog import EnvironmentCatalog
 from .environments import Environment
 from .errors import Conflict, InvalidPath, InvalidRequest
 from .kernel_launcher import Target, find_project
-from .kernelspec_files import PROJECT_KERNEL_NAME
+from .kernelspec_files import PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME
+from .notebook_script import load_notebook, parse_block
 from .provenance import read_notebook, target_for_kernel, validate_kernel_name
+from .script_block import BlockError, script_blocks
 from .user_input import validate_path_string
 
 KINDS = {".ipynb": "notebook", ".py": "script"}
@@ -46,6 +50,8 @@ def job_environment(
     kernel_dir = str(catalog.reconciler.kernel_dir)
     if kernel:
         name = validate_kernel_name(kernel)
+        if name == SCRIPT_KERNEL_NAME:
+            return inline_target(path, kind), name
         target = target_for_kernel(name, folder, kernel_dir)
         if target is None:
             raise InvalidRequest(
@@ -63,6 +69,8 @@ def job_environment(
     if kind == "notebook":
         spec = read_notebook(path)["metadata"].get("kernelspec")
         named = spec.get("name") if isinstance(spec, dict) else None
+        if named == SCRIPT_KERNEL_NAME:
+            return inline_target(path, kind), named
         if isinstance(named, str) and named:
             try:
                 target = target_for_kernel(validate_kernel_name(named), folder, kernel_dir)
@@ -71,6 +79,8 @@ def job_environment(
             if target is not None:
                 return target, named
     project = find_project(folder)
+    if project is None and carries_dependencies(path, kind):
+        return inline_target(path, kind), SCRIPT_KERNEL_NAME if kind == "notebook" else None
     if project is None:
         raise InvalidRequest(
             f"{os.path.basename(path)} is not in a uv project and its kernel is not a uv "
@@ -82,6 +92,46 @@ def job_environment(
             f"{os.path.basename(path)} in (env, or --env)."
         )
     return project, PROJECT_KERNEL_NAME if kind == "notebook" else None
+
+
+#: The Target of a file that carries its own dependencies: no venv of ours, no project.
+INLINE = ""
+
+
+def carries_dependencies(path: str, kind: str) -> bool:
+    """The file has a PEP 723 ``script`` block (a notebook: in a code cell, as juv keeps it)."""
+    if kind == "notebook":
+        return load_notebook(path).block is not None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return bool(script_blocks(f.read(1 << 20)))
+    except OSError:
+        return False
+
+
+def inline_target(path: str, kind: str) -> Target:
+    """The target of a file run on its own dependencies; 400 when it has none or they are
+    unusable (checked here, so a bad block is refused before anything is submitted)."""
+    name = os.path.basename(path)
+    if kind == "notebook":
+        notebook = load_notebook(path)
+        if notebook.block is None:
+            raise InvalidRequest(
+                f"{name} has no inline dependencies, so the {SCRIPT_KERNEL_NAME} kernel cannot "
+                "run it; add some (the panel's This notebook section, or `juv add`) or choose "
+                "another kernel."
+            )
+        notebook.require_usable()
+    else:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            blocks = script_blocks(f.read(1 << 20))
+        if not blocks:
+            raise InvalidRequest(f"{name} has no '# /// script' block.")
+        try:
+            parse_block(blocks[0].group(0))
+        except BlockError as e:
+            raise InvalidRequest(str(e)) from None
+    return Target(INLINE, None)
 
 
 def _kernel_of(
