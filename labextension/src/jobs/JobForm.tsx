@@ -206,8 +206,8 @@ export function JobForm(props: IJobFormProps): JSX.Element {
     kind === 'notebook'
       ? kernel === PROJECT_KERNEL
         ? 'The project this notebook is in (its kernel)'
-        : "The notebook's kernel, or the project it is in"
-      : 'The project this script is in';
+        : "The notebook's kernel, the project it is in, or its inline dependencies"
+      : 'The project this script is in, or its inline dependencies';
   const fieldError = (field: Field): JSX.Element | null =>
     errors[field] ? <InlineError id={`${id}-${field}-error`} message={errors[field]!} /> : null;
   const describedBy = (field: Field, hint = true): string =>
@@ -265,9 +265,13 @@ export function JobForm(props: IJobFormProps): JSX.Element {
         <div id={`${id}-env-hint`} className="jp-UvKernels-muted jp-UvKernels-jobform-hint">
           {settings?.env_path
             ? `Runs in ${settings.env_path}${settings.kernel ? ` on kernel ${settings.kernel}` : ''}`
-            : busy === 'defaults'
-              ? 'Asking the server for the defaults…'
-              : ''}
+            : settings
+              ? settings.kernel
+                ? `Runs on the notebook's inline dependencies (kernel ${settings.kernel})`
+                : "Runs on the script's inline dependencies (uv run --script)"
+              : busy === 'defaults'
+                ? 'Asking the server for the defaults…'
+                : ''}
         </div>
         {fieldError('env')}
       </div>
