@@ -3,7 +3,8 @@
 :class:`EnvironmentService` combines the routes, grouped by role: the reads here, the
 changes (``service_changes``), package views and upgrades (``service_packages``), disk
 use, export, delete and copy (``service_lifecycle``), where packages come from
-(``service_sources``) and batch jobs (``service_jobs``), all on
+(``service_sources``), batch jobs (``service_jobs``) and uv-script kernels' environments
+(``service_script_envs``), all on
 :class:`service_base.ServiceBase`. After every operation the index settles that environment.
 This module never imports tornado.
 """
@@ -22,10 +23,13 @@ from .service_changes import ChangeRoutes
 from .service_jobs import JobRoutes
 from .service_lifecycle import LifecycleRoutes
 from .service_packages import PackageRoutes
+from .service_script_envs import ScriptEnvRoutes
 from .service_sources import SourceRoutes
 
 
-class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes, JobRoutes):
+class EnvironmentService(
+    LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes, JobRoutes, ScriptEnvRoutes
+):
     """The server's use cases, one method per REST route (handlers stay thin)."""
 
     # -- reads ---------------------------------------------------------------------------
