@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -129,22 +130,25 @@ def run_uv(uv: str, progress: Callable[[str], None]) -> Runner:
 
     def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         progress("uv " + " ".join(args))
-        proc = subprocess.Popen(
+        err: list[str] = []
+        out: list[str] = []
+        with subprocess.Popen(
             [uv, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
             env={**os.environ, "NO_COLOR": "1"},
-        )
-        assert proc.stderr is not None and proc.stdout is not None
-        err = []
-        for line in proc.stderr:
-            err.append(line)
-            progress(line.rstrip("\n"))
-        out = proc.stdout.read()
-        proc.wait()
-        return subprocess.CompletedProcess(list(args), proc.returncode, out, "".join(err))
+        ) as proc:
+            assert proc.stderr is not None and proc.stdout is not None
+            # stdout is drained beside stderr, so a large export cannot fill its pipe.
+            reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))  # type: ignore[union-attr]
+            reader.start()
+            for line in proc.stderr:
+                err.append(line)
+                progress(line.rstrip("\n"))
+            reader.join()
+        return subprocess.CompletedProcess(list(args), proc.returncode, "".join(out), "".join(err))
 
     return run
 
