@@ -78,16 +78,20 @@ def _only_notebook_in(cwd: str) -> NotebookScript:
     except OSError as e:
         raise LaunchError(f"Cannot list {cwd}: {e.strerror or e}.") from None
     found: list[NotebookScript] = []
+    problems: list[script_block.BlockError] = []
     for name in names:
         try:
             script = NotebookScript.read(os.path.join(cwd, name))
-        except script_block.BlockError:
+        except script_block.BlockError as e:
+            problems.append(e)
             continue
         if script is not None:
             found.append(script)
     keys = {s.key for s in found}
     if len(keys) == 1:
         return found[0]
+    if not found and len(problems) == 1:
+        raise problems[0]  # the one candidate, and what is wrong with it
     what = (
         "no notebook with inline dependencies ('# /// script' block)"
         if not found
