@@ -23,7 +23,7 @@ from .notebook_deps import (
     resolve_notebook,
 )
 from .notebook_script import load_notebook
-from .service_notebooks import describe_notebook, script_env_root
+from .service_notebooks import describe_notebook
 
 
 class NotebookCommand(UvKernelCommand):
@@ -47,7 +47,9 @@ class NotebookCommand(UvKernelCommand):
         return resolve_notebook(catalog, os.getcwd(), self.extra_args[0])
 
     def show(self, real: str) -> None:
-        reply = describe_notebook(load_notebook(real), script_env_root(self.catalog.config))
+        reply = describe_notebook(
+            load_notebook(real), self.catalog.config.effective_script_env_dir()
+        )
         if self.json_output:
             print(json.dumps(reply, indent=2))
             return

@@ -148,11 +148,7 @@ class JobManager:
             uv_cache_dir=(
                 os.path.expanduser(self.config.uv_cache_dir) if self.config.uv_cache_dir else None
             ),
-            script_env_dir=(
-                os.path.expanduser(self.config.script_env_dir)
-                if self.config.script_env_dir
-                else None
-            ),
+            script_env_dir=self.config.effective_script_env_dir(),
         )
         name = job_name(request.get("name"), plan.stem)
         if kernel is not None:

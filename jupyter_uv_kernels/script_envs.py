@@ -362,9 +362,11 @@ def prune(envs: str, keep_max: int, keep: Collection[str] = ()) -> list[str]:
         found.append((used, entry.name))
     found.sort(reverse=True)
     removed = []
-    kept = 0
+    kept = sum(1 for _used, name in found if name in keep)  # they count toward the max
     for _used, name in found:
-        if name in keep or kept < keep_max:
+        if name in keep:
+            continue
+        if kept < keep_max:
             kept += 1
             continue
         _remove_env(os.path.join(envs, name), envs)

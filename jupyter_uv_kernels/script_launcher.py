@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -77,16 +78,20 @@ def _only_notebook_in(cwd: str) -> NotebookScript:
     except OSError as e:
         raise LaunchError(f"Cannot list {cwd}: {e.strerror or e}.") from None
     found: list[NotebookScript] = []
+    problems: list[script_block.BlockError] = []
     for name in names:
         try:
             script = NotebookScript.read(os.path.join(cwd, name))
-        except script_block.BlockError:
+        except script_block.BlockError as e:
+            problems.append(e)
             continue
         if script is not None:
             found.append(script)
     keys = {s.key for s in found}
     if len(keys) == 1:
         return found[0]
+    if not found and len(problems) == 1:
+        raise problems[0]  # the one candidate, and what is wrong with it
     what = (
         "no notebook with inline dependencies ('# /// script' block)"
         if not found
@@ -129,22 +134,25 @@ def run_uv(uv: str, progress: Callable[[str], None]) -> Runner:
 
     def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         progress("uv " + " ".join(args))
-        proc = subprocess.Popen(
+        err: list[str] = []
+        out: list[str] = []
+        with subprocess.Popen(
             [uv, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
             env={**os.environ, "NO_COLOR": "1"},
-        )
-        assert proc.stderr is not None and proc.stdout is not None
-        err = []
-        for line in proc.stderr:
-            err.append(line)
-            progress(line.rstrip("\n"))
-        out = proc.stdout.read()
-        proc.wait()
-        return subprocess.CompletedProcess(list(args), proc.returncode, out, "".join(err))
+        ) as proc:
+            assert proc.stderr is not None and proc.stdout is not None
+            # stdout is drained beside stderr, so a large export cannot fill its pipe.
+            reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))  # type: ignore[union-attr]
+            reader.start()
+            for line in proc.stderr:
+                err.append(line)
+                progress(line.rstrip("\n"))
+            reader.join()
+        return subprocess.CompletedProcess(list(args), proc.returncode, "".join(out), "".join(err))
 
     return run
 

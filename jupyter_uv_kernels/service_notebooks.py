@@ -46,21 +46,6 @@ SCRIPT_KERNEL = "uv-script"
 READY_MARKER = ".uv-kernels-ready"
 
 
-def script_env_root(config: Any) -> str:
-    """Where notebook environments are built: ``UvKernels.script_env_dir``, else
-    ``uv-kernel-envs`` beside uv's cache dir (uv's own rule for that dir, without running it:
-    UV_CACHE_DIR or ``UvKernels.uv_cache_dir``, else XDG_CACHE_HOME/uv, else ~/.cache/uv)."""
-    configured = getattr(config, "script_env_dir", "")
-    if configured:
-        return os.path.expanduser(configured)
-    cache = os.path.expanduser(config.uv_cache_dir) if config.uv_cache_dir else ""
-    cache = cache or os.environ.get("UV_CACHE_DIR", "")
-    if not cache:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-        cache = os.path.join(xdg, "uv")
-    return os.path.join(os.path.dirname(os.path.abspath(cache)), "uv-kernel-envs")
-
-
 def describe_notebook(nb: NotebookFile, env_root: str) -> dict[str, Any]:
     """A NotebookDependencies record: what the block says, and the env it builds."""
     environment = None
@@ -94,7 +79,7 @@ class NotebookRoutes(ServiceBase):
         return await asyncio.to_thread(resolve_notebook, self.catalog, self._base_dir(), value)
 
     async def _describe(self, real: str) -> dict[str, Any]:
-        root = script_env_root(self.config)
+        root = self.config.effective_script_env_dir()
         return await asyncio.to_thread(describe_notebook_at, real, root)
 
     async def notebook_dependencies(self, path: object) -> dict[str, Any]:
