@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import script_envs
 from .config import UvKernels
 from .uvprocess import (
     LineCallback,
@@ -25,6 +24,7 @@ from .uvprocess import (
     run_process,
     summarize_uv_error,
 )
+from .uvrunner_scripts import ScriptCommands
 
 __all__ = [
     "LineCallback",
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-class UvRunner:
+class UvRunner(ScriptCommands):
     """Runs uv for one configuration. Every public coroutine maps to one uv command."""
 
     def __init__(self, config: UvKernels) -> None:
@@ -326,70 +326,6 @@ class UvRunner:
     # Each runs on a temporary ``.py`` holding the notebook's block (its lock beside it as
     # ``<script>.lock``), in the notebook's folder (``cwd``), so relative paths resolve.
 
-    async def add_script(
-        self,
-        script: str,
-        requirements: Sequence[str],
-        *,
-        cwd: str,
-        on_line: LineCallback | None = None,
-    ) -> UvResult:
-        """``uv add --script SCRIPT -- REQ…``: into the block (and its lock, if there is one)."""
-        args = ["add", "--script", script, "--", *requirements]
-        return await self.run(args, cwd=cwd, on_line=on_line)
-
-    async def remove_script(
-        self, script: str, names: Sequence[str], *, cwd: str, on_line: LineCallback | None = None
-    ) -> UvResult:
-        """``uv remove --script SCRIPT -- NAME…``."""
-        return await self.run(
-            ["remove", "--script", script, "--", *names], cwd=cwd, on_line=on_line
-        )
-
-    async def lock_script(
-        self,
-        script: str,
-        *,
-        cwd: str,
-        upgrade: Sequence[str] | bool = False,
-        dry_run: bool = False,
-        on_line: LineCallback | None = None,
-        timeout: float | None = None,
-    ) -> UvResult:
-        """``uv lock --script SCRIPT``, writing ``SCRIPT.lock``; ``upgrade`` is ``True``
-        (``--upgrade``) or names (``--upgrade-package NAME…``); ``dry_run`` only reports
-        (``Update NAME vOLD -> vNEW`` lines on stderr)."""
-        args = ["lock", "--script", script]
-        if upgrade is True:
-            args.append("--upgrade")
-        elif upgrade:
-            args += [f"--upgrade-package={name}" for name in upgrade]
-        if dry_run:
-            args.append("--dry-run")
-        return await self.run(args, cwd=cwd, on_line=on_line, timeout=timeout)
-
-    async def tree_script(
-        self, script: str, *, cwd: str, invert_package: str | None = None, timeout: float = 120
-    ) -> str:
-        """``uv tree --script SCRIPT`` (from ``SCRIPT.lock`` when there is one), or with
-        ``invert_package`` what requires that package. Returns uv's text."""
-        args = ["tree", "--script", script]
-        if invert_package:
-            args += ["--invert", "--package", invert_package]
-        result = await self.run(args, cwd=cwd, timeout=timeout)
-        return result.stdout
-
-    async def init_bare(
-        self, path: str, *, name: str, python: str | None, on_line: LineCallback | None = None
-    ) -> UvResult:
-        """``uv init --bare --no-workspace``: only a pyproject.toml in ``path`` (no README, no
-        .python-version, no git); ``python`` (a specifier such as ``>=3.11``) becomes its
-        requires-python."""
-        args = ["init", "--bare", "--no-workspace", "--name", name]
-        if python:
-            args += ["--python", python]
-        return await self.run([*args, "--", path], on_line=on_line)
-
     async def python_list(self) -> list[dict[str, Any]]:
         result = await self.run(
             ["python", "list", "--only-installed", "--output-format", "json"], timeout=120
@@ -399,33 +335,6 @@ class UvRunner:
 
     # -- a uv-script kernel's environment: the argv comes from script_envs, which the -------
     # -- stdlib launcher shares; check=False, the caller explains the failure. -------------
-
-    async def notebook_env_python(
-        self, script: str, *, on_line: LineCallback | None = None
-    ) -> UvResult:
-        """``uv python find --script``: an interpreter meeting the block's requires-python."""
-        return await self.run(script_envs.python_find_args(script), on_line=on_line, check=False)
-
-    async def notebook_env_venv(
-        self, python: str, env: str, *, on_line: LineCallback | None = None
-    ) -> UvResult:
-        return await self.run(script_envs.venv_args(python, env), on_line=on_line, check=False)
-
-    async def notebook_env_requirements(
-        self, script: str, *, locked: bool, on_line: LineCallback | None = None
-    ) -> UvResult:
-        """``uv export --script``: the locked versions (``--locked``), or the block resolved."""
-        args = script_envs.export_args(script, locked=locked)
-        return await self.run(args, on_line=on_line, check=False)
-
-    async def notebook_env_install(
-        self, env: str, requirements: str, *, on_line: LineCallback | None = None
-    ) -> UvResult:
-        """``uv pip install -r REQS ipykernel`` into the env being built."""
-        args = script_envs.install_args(
-            env, requirements, compile_bytecode=self.config.compile_bytecode
-        )
-        return await self.run(args, on_line=on_line, check=False)
 
 
 def _python(venv: str) -> str:
