@@ -7,7 +7,10 @@ spec without our owner marker it is exactly :class:`LocalProvisioner`. For ours 
 before launch:
 
 1. the environment: the one in the owner marker, or for ``uv-project`` the nearest uv project
-   at or above the kernel's working directory (the notebook's folder);
+   at or above the kernel's working directory (the notebook's folder), or for ``uv-script``
+   the env of the notebook's inline dependencies: reused with a few stats, else built first
+   (through ``build_hook``: a ``build-notebook-env`` operation), and the launcher told the
+   notebook, the env dir and uv, so it finds the same env;
 2. the ``sync_on_start`` policy (never / check / sync), through the async uv runner, so the
    server's event loop never waits on it; with ``sync`` a project with a lock but no
    ``.venv`` (a fresh clone) gets one;

@@ -18,7 +18,7 @@ kept in a cache and reused while the block and the lock stay the same:
   (renamed aside first, so a reader never sees half of one).
 
 The build, in uv commands (the argv builders below are the only place they are spelled;
-the server runs them through its uv runner, the launcher in a batch job with subprocess):
+the server runs them through its uv runner, :func:`script_launcher.build` with subprocess):
 
 1. the block to ``notebook.py`` and the lock to ``notebook.py.lock`` in the build dir;
 2. ``uv python find --script notebook.py``: an interpreter that meets requires-python;
