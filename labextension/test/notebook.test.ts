@@ -154,15 +154,23 @@ test('a restart is offered after a successful dependency change on uv-script onl
 });
 
 test("a conversion's result is told in one line", () => {
-  const done = op('1', 'succeeded', { message: 'Wrote 3 dependencies.' });
-  assert.equal(resultText(done), 'Wrote 3 dependencies.');
+  const done = op('1', 'succeeded', {
+    message: 'Added 2 dependencies from imports; no installed package provides: mylocal.'
+  });
+  const result = { source: 'imports', added: ['numpy', 'six'], unmapped_imports: ['mylocal'] };
+  // The server's sentence says it all: nothing is repeated.
+  assert.equal(resultText({ ...done, result }), done.message);
   assert.equal(
-    resultText({ ...done, result: { from: 'imports', unmapped_imports: ['mylocal'] } }),
-    'Dependencies taken from the imports. Imports that match no installed package: mylocal.'
+    resultText({ ...done, message: null, result }),
+    '2 dependencies taken from the imports. No installed package provides: mylocal.'
   );
   assert.equal(
-    resultText({ ...done, result: { project: '/w/demo', kernel: 'uv-demo-1234abcd' } }),
-    'Project: /w/demo. Kernel: uv-demo-1234abcd.'
+    resultText({
+      ...done,
+      message: '/w/demo is now a uv project.',
+      result: { project: '/w/demo', kernel: 'uv-demo-1234abcd' }
+    }),
+    '/w/demo is now a uv project. Its kernel: uv-demo-1234abcd.'
   );
 });
 

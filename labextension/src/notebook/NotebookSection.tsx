@@ -9,7 +9,7 @@ import { failureSummary } from '../operations';
 import { IEnvironment, IOperationsModel, ITrackedOperation } from '../tokens';
 import { parseRequirements } from '../validate';
 import { OutdatedSection } from '../view/OutdatedSection';
-import { TreeView } from '../view/TreeSection';
+import { TreeSection } from '../view/TreeSection';
 import { NotebookViewClient } from './api';
 import { fileName, lockState, offersOneClick, summary } from './format';
 import { NotebookDepsModel } from './model';
@@ -70,37 +70,6 @@ async function runShown(
   return { ok: done.operation.state === 'succeeded', error: null };
 }
 
-function NotebookTree(props: { model: NotebookDepsModel; path: string }): JSX.Element {
-  const { model, path } = props;
-  const version = model.version;
-  const [state, setState] = React.useState<{ reply: any; error: string | null }>({
-    reply: null,
-    error: null
-  });
-  React.useEffect(() => {
-    let live = true;
-    setState(s => ({ reply: s.reply, error: null }));
-    model.client
-      .tree(path)
-      .then(reply => live && setState({ reply, error: null }))
-      .catch(e => live && setState({ reply: null, error: refusal(e).message }));
-    return () => {
-      live = false;
-    };
-  }, [model, path, version]);
-  if (state.error) {
-    return (
-      <div className="jp-UvKernels-error" role="alert">
-        {state.error}
-      </div>
-    );
-  }
-  if (!state.reply) {
-    return <div className="jp-UvKernels-muted">Reading the tree…</div>;
-  }
-  return <TreeView reply={state.reply} label={`Dependency tree of ${fileName(path)}`} />;
-}
-
 export function NotebookSection(props: {
   model: NotebookDepsModel;
   operations: IOperationsModel;
@@ -112,12 +81,14 @@ export function NotebookSection(props: {
   const [text, setText] = React.useState('');
   const [error, setError] = React.useState<{ message: string; title?: string } | null>(null);
   const [tab, setTab] = React.useState<Tab>('dependencies');
+  const [why, setWhy] = React.useState<string | null>(null);
   const path = model.path;
 
   // Another notebook: start over.
   React.useEffect(() => {
     setError(null);
     setTab('dependencies');
+    setWhy(null);
   }, [path]);
 
   if (path === null) {
@@ -293,7 +264,15 @@ export function NotebookSection(props: {
           )}
         </>
       )}
-      {deps?.self_contained && tab === 'tree' && <NotebookTree model={model} path={path} />}
+      {deps?.self_contained && tab === 'tree' && (
+        <TreeSection
+          env={asEnvironment(path)}
+          client={viewClient}
+          why={why}
+          version={model.version}
+          onWhy={setWhy}
+        />
+      )}
       {deps?.self_contained && tab === 'updates' && (
         <OutdatedSection
           env={asEnvironment(path)}

@@ -77,8 +77,10 @@ export class NotebookClient {
     return this._operation('notebooks/dependencies', jsonBody('POST', request));
   }
 
-  tree(path: string): Promise<ITreeReply> {
-    return this.request<ITreeReply>(`notebooks/tree?path=${q(path)}`);
+  /** `uv tree --script`, or with `invert` what requires `pkg` ("why is this here?"). */
+  tree(path: string, options: { invert?: boolean; pkg?: string } = {}): Promise<ITreeReply> {
+    const query = options.invert ? `&invert=true&package=${q(options.pkg ?? '')}` : '';
+    return this.request<ITreeReply>(`notebooks/tree?path=${q(path)}${query}`);
   }
 
   outdated(path: string, refresh = false): Promise<IOutdatedReply> {
@@ -126,11 +128,7 @@ export class NotebookViewClient extends UvKernelsClient {
   }
 
   tree(path: string, options: { invert?: boolean; pkg?: string } = {}): Promise<ITreeReply> {
-    if (options.invert) {
-      // uv tree --script --invert is not part of the notebook routes.
-      return Promise.resolve({ groups: [], inverted: true, package: options.pkg ?? null });
-    }
-    return this._notebooks.tree(path);
+    return this._notebooks.tree(path, options);
   }
 
   outdated(path: string, refresh = false): Promise<IOutdatedReply> {

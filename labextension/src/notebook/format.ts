@@ -190,36 +190,33 @@ export const SELF_CONTAINED_SOURCES = {
 } as const;
 
 /**
- * The result an operation reports when it is done (self-contained: the source used and
- * the unmapped imports; project: its folder and kernel), as one line. The server may put
- * it in `result` (an object) and/or `message`.
+ * The result a conversion reports when it is done, as one line: the server's message
+ * (self-contained: how many dependencies from which source, and the imports no installed
+ * package provides; project: the folder), plus what `result` holds that it does not say
+ * (`unmapped_imports`, the project's `kernel`).
  */
 export function resultText(op: IOperation & { result?: unknown }): string {
-  const result = op.result;
-  const parts: string[] = [];
-  if (result && typeof result === 'object') {
-    const r = result as Record<string, unknown>;
-    if (typeof r.message === 'string') {
-      parts.push(r.message);
-    }
-    if (typeof r.from === 'string') {
-      parts.push(
-        `Dependencies taken from the ${r.from === 'imports' ? 'imports' : 'environment'}.`
-      );
-    }
-    const unmapped = r.unmapped_imports ?? r.unmapped;
-    if (Array.isArray(unmapped) && unmapped.length) {
-      parts.push(`Imports that match no installed package: ${unmapped.join(', ')}.`);
-    }
-    if (typeof r.project === 'string') {
-      parts.push(`Project: ${r.project}.`);
-    }
-    if (typeof r.kernel === 'string') {
-      parts.push(`Kernel: ${r.kernel}.`);
-    }
+  const message = (op.message ?? '').trim();
+  const r =
+    op.result && typeof op.result === 'object' ? (op.result as Record<string, unknown>) : {};
+  const parts: string[] = message ? [message] : [];
+  const source = r.source ?? r.from;
+  if (!message && typeof source === 'string') {
+    const added = Array.isArray(r.added) ? r.added.length : null;
+    parts.push(
+      `${added === null ? 'Dependencies' : `${added} dependencies`} taken from the ${source}.`
+    );
   }
-  if (!parts.length && op.message) {
-    parts.push(op.message);
+  const unmapped = Array.isArray(r.unmapped_imports) ? (r.unmapped_imports as string[]) : [];
+  const missing = unmapped.filter(name => !message.includes(name));
+  if (missing.length) {
+    parts.push(`No installed package provides: ${missing.join(', ')}.`);
+  }
+  if (!message && typeof r.project === 'string') {
+    parts.push(`Project: ${r.project}.`);
+  }
+  if (typeof r.kernel === 'string' && !message.includes(r.kernel)) {
+    parts.push(`Its kernel: ${r.kernel}.`);
   }
   return parts.join(' ');
 }
