@@ -125,3 +125,12 @@ class SchedulerNotFound(UvKernelsError):
 
 class SchedulerFailed(CommandFailed):
     """A scheduler command (qsub, qstat, sbatch, …) failed or timed out; carries its stderr."""
+
+
+class InvalidNotebook(InvalidRequest):
+    """A notebook, or its PEP 723 script block or lock, cannot be used as it is; the message
+    names the problem and the fix."""
+
+
+class NotebookChanged(Conflict):
+    """The notebook changed on disk while an edit ran; the edit was not written."""

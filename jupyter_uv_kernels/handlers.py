@@ -372,6 +372,10 @@ from .handlers_jobs import job_handlers  # noqa: E402
 
 default_handlers += job_handlers
 
+from .handlers_notebooks import notebook_handlers  # noqa: E402
+
+default_handlers += notebook_handlers
+
 #: Registered after every other handler (including other extensions'), so it only answers
 #: paths under uv-kernels/ that no route matches.
 fallback_handlers: list[tuple[str, type[UvKernelsHandler]]] = [

@@ -3,7 +3,8 @@
 :class:`EnvironmentService` combines the routes, grouped by role: the reads here, the
 changes (``service_changes``), package views and upgrades (``service_packages``), disk
 use, export, delete and copy (``service_lifecycle``), where packages come from
-(``service_sources``) and batch jobs (``service_jobs``), all on
+(``service_sources``), batch jobs (``service_jobs``) and a notebook's own dependencies
+(``service_notebooks``), all on
 :class:`service_base.ServiceBase`. After every operation the index settles that environment.
 This module never imports tornado.
 """
@@ -21,11 +22,14 @@ from .pythons import available_pythons
 from .service_changes import ChangeRoutes
 from .service_jobs import JobRoutes
 from .service_lifecycle import LifecycleRoutes
+from .service_notebooks import NotebookRoutes
 from .service_packages import PackageRoutes
 from .service_sources import SourceRoutes
 
 
-class EnvironmentService(LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes, JobRoutes):
+class EnvironmentService(
+    NotebookRoutes, LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes, JobRoutes
+):
     """The server's use cases, one method per REST route (handlers stay thin)."""
 
     # -- reads ---------------------------------------------------------------------------

@@ -320,6 +320,74 @@ class UvRunner:
         args = ["sync", "--frozen", "--no-install-project", "--project", project]
         return await self.run([*args, *self._compile()], on_line=on_line)
 
+    # -- a notebook's script block, in a temporary script (issue 15) -----------------------
+    # Each runs on a temporary ``.py`` holding the notebook's block (its lock beside it as
+    # ``<script>.lock``), in the notebook's folder (``cwd``), so relative paths resolve.
+
+    async def add_script(
+        self,
+        script: str,
+        requirements: Sequence[str],
+        *,
+        cwd: str,
+        on_line: LineCallback | None = None,
+    ) -> UvResult:
+        """``uv add --script SCRIPT -- REQ…``: into the block (and its lock, if there is one)."""
+        args = ["add", "--script", script, "--", *requirements]
+        return await self.run(args, cwd=cwd, on_line=on_line)
+
+    async def remove_script(
+        self, script: str, names: Sequence[str], *, cwd: str, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv remove --script SCRIPT -- NAME…``."""
+        return await self.run(
+            ["remove", "--script", script, "--", *names], cwd=cwd, on_line=on_line
+        )
+
+    async def lock_script(
+        self,
+        script: str,
+        *,
+        cwd: str,
+        upgrade: Sequence[str] | bool = False,
+        dry_run: bool = False,
+        on_line: LineCallback | None = None,
+        timeout: float | None = None,
+    ) -> UvResult:
+        """``uv lock --script SCRIPT``, writing ``SCRIPT.lock``; ``upgrade`` is ``True``
+        (``--upgrade``) or names (``--upgrade-package NAME…``); ``dry_run`` only reports
+        (``Update NAME vOLD -> vNEW`` lines on stderr)."""
+        args = ["lock", "--script", script]
+        if upgrade is True:
+            args.append("--upgrade")
+        elif upgrade:
+            args += [f"--upgrade-package={name}" for name in upgrade]
+        if dry_run:
+            args.append("--dry-run")
+        return await self.run(args, cwd=cwd, on_line=on_line, timeout=timeout)
+
+    async def tree_script(
+        self, script: str, *, cwd: str, invert_package: str | None = None, timeout: float = 120
+    ) -> str:
+        """``uv tree --script SCRIPT`` (from ``SCRIPT.lock`` when there is one), or with
+        ``invert_package`` what requires that package. Returns uv's text."""
+        args = ["tree", "--script", script]
+        if invert_package:
+            args += ["--invert", "--package", invert_package]
+        result = await self.run(args, cwd=cwd, timeout=timeout)
+        return result.stdout
+
+    async def init_bare(
+        self, path: str, *, name: str, python: str | None, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv init --bare --no-workspace``: only a pyproject.toml in ``path`` (no README, no
+        .python-version, no git); ``python`` (a specifier such as ``>=3.11``) becomes its
+        requires-python."""
+        args = ["init", "--bare", "--no-workspace", "--name", name]
+        if python:
+            args += ["--python", python]
+        return await self.run([*args, "--", path], on_line=on_line)
+
     async def python_list(self) -> list[dict[str, Any]]:
         result = await self.run(
             ["python", "list", "--only-installed", "--output-format", "json"], timeout=120

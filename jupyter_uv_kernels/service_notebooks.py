@@ -1,0 +1,204 @@
+"""The routes about a notebook's own dependencies (issue 15): read them, edit them (add,
+remove, upgrade, lock), their tree and what could be upgraded, and the conversions (make a
+notebook self-contained, turn it into a project).
+
+The work is the domain's (:mod:`notebook_deps`, :mod:`notebook_convert`); edits run as
+operations keyed by the notebook's realpath, so two edits of one notebook go one after the
+other. An edit changes only the notebook: nothing is installed, and the ``uv-script``
+kernel builds the new environment at its next start (the panel offers a restart). This
+module never imports tornado.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from . import notebook_convert
+from .notebook_deps import (
+    check_edit,
+    edit_message,
+    edit_notebook,
+    load,
+    notebook_outdated,
+    notebook_tree,
+    resolve_notebook,
+)
+from .notebook_script import NotebookFile, check_requires_python, dependencies_json, load_notebook
+from .operation_queue import LineCallback, Operation
+from .script_block import environment_key
+from .service_base import ServiceBase
+
+#: The operation action of each edit (the contract's names).
+EDIT_OPERATIONS = {
+    "add": "notebook-add",
+    "remove": "notebook-remove",
+    "upgrade": "notebook-upgrade",
+    "lock": "notebook-lock",
+}
+SELF_CONTAINED = "notebook-self-contained"
+TO_PROJECT = "notebook-to-project"
+NOTEBOOK_ACTIONS = (*EDIT_OPERATIONS.values(), SELF_CONTAINED, TO_PROJECT)
+#: The kernel that runs a notebook on its inline dependencies.
+SCRIPT_KERNEL = "uv-script"
+#: The file that marks a built notebook environment complete (helper A's contract).
+READY_MARKER = ".uv-kernels-ready"
+
+
+def script_env_root(config: Any) -> str:
+    """Where notebook environments are built: ``UvKernels.script_env_dir``, else
+    ``uv-kernel-envs`` beside uv's cache dir (uv's own rule for that dir, without running it:
+    UV_CACHE_DIR or ``UvKernels.uv_cache_dir``, else XDG_CACHE_HOME/uv, else ~/.cache/uv)."""
+    configured = getattr(config, "script_env_dir", "")
+    if configured:
+        return os.path.expanduser(configured)
+    cache = os.path.expanduser(config.uv_cache_dir) if config.uv_cache_dir else ""
+    cache = cache or os.environ.get("UV_CACHE_DIR", "")
+    if not cache:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        cache = os.path.join(xdg, "uv")
+    return os.path.join(os.path.dirname(os.path.abspath(cache)), "uv-kernel-envs")
+
+
+def describe_notebook(nb: NotebookFile, env_root: str) -> dict[str, Any]:
+    """A NotebookDependencies record: what the block says, and the env it builds."""
+    environment = None
+    usable = nb.block is not None and nb.problem is None
+    if usable and nb.block is not None:
+        key = environment_key(nb.block[1], nb.lock)
+        path = os.path.join(env_root, key)
+        built = os.path.exists(os.path.join(path, READY_MARKER))
+        environment = {"key": key, "built": built, "path": path}
+    meta = nb.metadata if usable else None
+    return {
+        "path": nb.path,
+        "self_contained": nb.block is not None,
+        "requires_python": meta.requires_python if meta else None,
+        "dependencies": dependencies_json(nb) if usable else [],
+        "locked": nb.lock is not None,
+        "environment": environment,
+        "kernel": SCRIPT_KERNEL,
+        "problem": nb.problem,
+    }
+
+
+class NotebookRoutes(ServiceBase):
+    """notebooks/dependencies, notebooks/tree, notebooks/outdated, notebooks/self-contained
+    and notebooks/project."""
+
+    def _base_dir(self) -> str:
+        return self.catalog.fallback_root or os.getcwd()
+
+    async def _notebook(self, value: object) -> str:
+        return await asyncio.to_thread(resolve_notebook, self.catalog, self._base_dir(), value)
+
+    async def _describe(self, real: str) -> dict[str, Any]:
+        root = script_env_root(self.config)
+        return await asyncio.to_thread(describe_notebook_at, real, root)
+
+    async def notebook_dependencies(self, path: object) -> dict[str, Any]:
+        """GET notebooks/dependencies: a NotebookDependencies (a bad block is its problem)."""
+        return await self._describe(await self._notebook(path))
+
+    async def edit_notebook_dependencies(self, body: dict[str, Any]) -> Operation:
+        """POST notebooks/dependencies (NotebookEditRequest): a 202 operation."""
+        real = await self._notebook(body.get("path"))
+        action = body.get("action", "")
+        packages = body.get("packages")
+        requires_python = body.get("requires_python")
+        if requires_python is not None:
+            check_requires_python(requires_python)
+        # Checked now, so a bad request is a 400 at once; checked again at the operation's
+        # turn, against the notebook as it is then.
+        names = check_edit(await load(real), action, packages)
+
+        async def work(op: Operation, on_line: LineCallback) -> str:
+            nb = await edit_notebook(
+                self.catalog.runner,
+                real,
+                action,
+                packages,
+                requires_python=requires_python,
+                on_line=on_line,
+            )
+            op.result["notebook"] = await self._describe(real)
+            return edit_message(action, names, nb)
+
+        return self._submit_notebook(EDIT_OPERATIONS[action], real, real, work)
+
+    async def notebook_tree_reply(
+        self, path: object, invert: bool = False, package: str | None = None
+    ) -> dict[str, Any]:
+        """GET notebooks/tree: a TreeReply."""
+        real = await self._notebook(path)
+        return await notebook_tree(self.catalog.runner, real, invert=invert, package=package)
+
+    async def notebook_outdated_reply(self, path: object) -> dict[str, Any]:
+        """GET notebooks/outdated: an OutdatedReply (locked notebooks)."""
+        return await notebook_outdated(self.catalog.runner, await self._notebook(path))
+
+    async def notebook_self_contained(self, body: dict[str, Any]) -> Operation:
+        """POST notebooks/self-contained: a 202 operation; its result says which source was
+        used and which imports map to no installed distribution."""
+        real = await self._notebook(body.get("path"))
+        source = body.get("from", "environment")
+        env = None
+        if body.get("environment"):
+            env = await self._current(self.index.get(body["environment"]).path)
+        plan = await notebook_convert.plan_self_contained(
+            self.catalog, real, source, env, kernel_dir=str(self.catalog.reconciler.kernel_dir)
+        )
+
+        async def work(op: Operation, on_line: LineCallback) -> str:
+            message = await notebook_convert.make_self_contained(
+                self.catalog.runner, real, plan, on_line=on_line
+            )
+            op.result.update(plan.to_json())
+            op.result["notebook"] = await self._describe(real)
+            return message
+
+        return self._submit_notebook(SELF_CONTAINED, real, real, work)
+
+    async def notebook_project(self, body: dict[str, Any]) -> Operation:
+        """POST notebooks/project: a 202 operation making the notebook's folder a uv project
+        (409 when it already has a pyproject.toml)."""
+        real = await self._notebook(body.get("path"))
+        folder = os.path.dirname(real)
+        nb = await load(real)
+        await asyncio.to_thread(notebook_convert.check_project_target, nb, folder)
+
+        async def work(op: Operation, on_line: LineCallback) -> str:
+            result = await notebook_convert.to_project(self.catalog.runner, real, on_line=on_line)
+            op.result.update(result)
+            return f"{folder} is now a uv project with {os.path.basename(real)}'s dependencies."
+
+        # Keyed by the folder: the finaliser lists the new project as an environment.
+        return self._submit_notebook(TO_PROJECT, real, folder, work)
+
+    def _submit_notebook(self, action: str, real: str, key: str, work: Any) -> Operation:
+        return self.operations.submit(action, path=key, key=key, subject_id=None, work=work)
+
+    async def _finalize(self, op: Operation) -> dict[str, Any] | None:
+        """Edits change only the notebook: no environment to settle. After to-project the
+        folder is a project: settled like any new environment, and its kernel named."""
+        if op.action in NOTEBOOK_ACTIONS and op.action != TO_PROJECT:
+            return None
+        record = await super()._finalize(op)
+        if op.action == TO_PROJECT and record is not None and op.outcome == "succeeded":
+            op.result["kernel"] = record.get("kernel") or op.result.get("kernel")
+        return record
+
+    @staticmethod
+    def operation_json(op: Operation) -> dict[str, Any]:
+        """Notebook operations also carry their ``result`` (the new NotebookDependencies,
+        the self-contained source, the project)."""
+        out = ServiceBase.operation_json(op)
+        if op.action in NOTEBOOK_ACTIONS:
+            out["result"] = op.result or None
+        return out
+
+
+def describe_notebook_at(real: str, env_root: str) -> dict[str, Any]:
+    """:func:`describe_notebook` of the notebook at ``real`` (reads it: call in a thread)."""
+    return describe_notebook(load_notebook(real), env_root)
