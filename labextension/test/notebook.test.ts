@@ -22,6 +22,7 @@ import {
   resultText,
   summary
 } from '../src/notebook/format';
+import { blockIndex, editedParts, sameCellsBesideBlock } from '../src/notebook/document';
 import { INotebookEdit, NotebookDepsModel } from '../src/notebook/model';
 import { IOperation } from '../src/tokens';
 
@@ -300,4 +301,37 @@ test('a lock sends no packages; a bad block is shown, not thrown', async () => {
   await until(() => model.error !== null);
   assert.equal(model.error, 'bad.txt is not a notebook (.ipynb).');
   operations.dispose();
+});
+
+test('the document is read back after an edit only when its other cells are on disk', () => {
+  const block = (deps: string) => ({
+    cell_type: 'code',
+    source: ['# /// script\n', `# dependencies = [${deps}]\n`, '# ///'],
+    metadata: { jupyter: { source_hidden: true } },
+    outputs: []
+  });
+  const work = {
+    cell_type: 'code',
+    source: 'import six',
+    outputs: [{ output_type: 'stream', name: 'stdout', text: ['a\n', 'b\n'] }]
+  };
+  const disk = {
+    cells: [block('"six", "idna"'), { ...work, execution_count: 3 }],
+    metadata: { 'uv.lock': 'version = 1' }
+  };
+  // Only the kernel's metadata and the block differ: nothing is lost by reading back.
+  const open = {
+    cells: [block('"six"'), { ...work, outputs: [{ ...work.outputs[0], text: 'a\nb\n' }] }],
+    metadata: { language_info: { name: 'python' } }
+  };
+  assert.equal(blockIndex(disk), 0);
+  assert.equal(sameCellsBesideBlock(open, disk), true);
+  // A cell typed since the save would be lost.
+  const typed = { ...open, cells: [...open.cells, { cell_type: 'code', source: 'x = 1' }] };
+  assert.equal(sameCellsBesideBlock(typed, disk), false);
+  // A block made by the edit (the notebook had none) is not counted as a change.
+  assert.equal(sameCellsBesideBlock({ cells: [work] }, disk), true);
+  assert.deepEqual(editedParts(disk), { block: disk.cells[0], lock: 'version = 1' });
+  assert.deepEqual(editedParts({ cells: [work] }), { block: null, lock: null });
+  assert.equal(blockIndex({ cells: [{ cell_type: 'markdown', source: '# /// script' }] }), -1);
 });

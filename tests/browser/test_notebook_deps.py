@@ -149,14 +149,15 @@ def test_a_juv_notebook_shows_its_dependencies_and_an_add_lands_in_its_block(
     lock = json.loads(notebook.read_text())["metadata"]["uv.lock"]
     assert 'name = "idna"' in lock, lock
 
-    # juv reads the notebook back and agrees.
-    exported = juv("export", notebook.name, cwd=notebook.parent)
-    assert "six==1.16.0" in exported and "idna==" in exported, exported
-
-    # The open document was read back from disk: no "file changed" conflict on save.
+    # The open document was read back from disk: saving it keeps the new block, with no
+    # "file changed on disk" conflict.
     run_command(page, "docmanager:save", {})
     expect(page.locator(".jp-Dialog")).to_have_count(0)
     assert '"idna' in script_block(notebook)
+
+    # juv reads the notebook back and agrees (juv rewrites the file: last).
+    exported = juv("export", notebook.name, cwd=notebook.parent)
+    assert "six==1.16.0" in exported and "idna==" in exported, exported
 
 
 def test_one_click_runs_the_notebook_on_its_own_dependencies(

@@ -17,6 +17,7 @@ import { IOperation, IUvKernelsModel } from '../tokens';
 import { NotebookClient, NotebookViewClient } from './api';
 import { BuildWatcher, STARTING } from './builds';
 import { projectText, SourceChoice } from './dialogs';
+import { applyToModel, sameCellsBesideBlock } from './document';
 import { fileName, offersRestart, resultText, SCRIPT_KERNEL } from './format';
 import { INotebookEdit, NotebookDepsModel } from './model';
 import { INotebookSectionActions, NotebookSection } from './NotebookSection';
@@ -244,18 +245,44 @@ export function setupNotebookDeps(options: INotebookDepsOptions): NotebookDepsMo
 
   deps.edited.connect((_, edit) => void afterEdit(edit));
 
+  /**
+   * The file on disk is newer than the document: read it back when that loses nothing
+   * (see document.ts); else put the new dependencies into the document, and say so.
+   */
+  const readBack = async (p: NotebookPanel): Promise<void> => {
+    try {
+      if (!p.context.model.dirty) {
+        await p.context.revert();
+        return;
+      }
+      const file = await app.serviceManager.contents.get(p.context.path, {
+        type: 'notebook',
+        content: true
+      });
+      if (sameCellsBesideBlock(p.context.model.toJSON() as any, file.content)) {
+        await p.context.revert();
+        return;
+      }
+      applyToModel(p.context.model, file.content);
+      Notification.warning(
+        `${fileName(p.context.path)} had unsaved changes: the new dependencies were put into ` +
+          'the open notebook as well. When you save, JupyterLab says the file changed on ' +
+          'disk: choose Overwrite to keep both.',
+        { autoClose: false }
+      );
+    } catch (error) {
+      host.notifyError(errorMessage(error));
+    }
+  };
+
   const afterEdit = async (edit: INotebookEdit): Promise<void> => {
     const op = edit.tracked.operation;
     if (op.state !== 'succeeded') {
       return;
     }
     const open = openPanels(edit.path);
-    // The file on disk is newer than the document: read it back (nothing unsaved is lost,
-    // it was saved before the edit; a change typed since stays and JupyterLab asks).
     for (const p of open) {
-      if (!p.context.model.dirty) {
-        await p.context.revert().catch(() => undefined);
-      }
+      await readBack(p);
     }
     if (edit.action === 'self-contained' || edit.action === 'project') {
       const text = resultText(op as IOperation & { result?: unknown });
