@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import trees  # noqa: E402
 from measure import Row, X, markdown_table  # noqa: E402
 
-FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size", "g", "h", "i", "j")
+FIGURES = ("a", "glade", "b", "c", "d", "e", "f", "size", "g", "h", "i", "j", "script")
 
 
 def log(message: str) -> None:
@@ -227,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     if "d" in args.only:
         project = trees.kernel_project(log)
         section("d", lambda: figure_d(project, 1 if args.quick else args.runs, log))
+    if "script" in args.only:
+        from script_figure import figure_script
+
+        kproject = trees.kernel_project(log)
+        section("script", lambda: figure_script(kproject, 3 if args.quick else args.runs, log))
     if "size" in args.only:
         from size_figure import figure_size
 

@@ -72,6 +72,8 @@ class UvKernelsApp(ExtensionApp):
         self._use_uv_provisioner()
         self._note_looks()
         UvProvisioner.drift_hook = self.service.index.note_drift
+        # A uv-script kernel's first start builds its env as an operation the panel shows.
+        UvProvisioner.build_hook = self.service.build_notebook_env
         self.serverapp.log.addFilter(QuietKernelStartErrors())
 
     def _running_kernel_names(self) -> set[str]:
@@ -176,6 +178,8 @@ class UvKernelsApp(ExtensionApp):
             await self.service.stop()
             if UvProvisioner.drift_hook == self.service.index.note_drift:
                 UvProvisioner.drift_hook = None
+            if UvProvisioner.build_hook == self.service.build_notebook_env:
+                UvProvisioner.build_hook = None
         if self._replaced_provisioner is not None:
             factory = KernelProvisionerFactory.instance()
             if factory.default_provisioner_name == PROVISIONER_NAME:

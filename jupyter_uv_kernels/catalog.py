@@ -67,7 +67,9 @@ class EnvironmentCatalog:
         self.fallback_root = fallback_root
         self.runner = UvRunner(config)
         self.reconciler = KernelspecReconciler(
-            config.effective_kernelspec_dir(), project_kernel=config.project_kernel
+            config.effective_kernelspec_dir(),
+            project_kernel=config.project_kernel,
+            script_kernel=config.script_kernel,
         )
 
     # -- roots and paths -------------------------------------------------------------------

@@ -113,6 +113,36 @@ class UvKernels(Configurable):
         Example: False to offer only the per-environment kernels.""",
     ).tag(config=True)
 
+    script_kernel = Bool(
+        True,
+        help="""Keep the 'uv-script' kernel ("Python (notebook's inline dependencies)") in
+        kernelspec_dir. It runs a self-contained notebook (juv's format: a PEP 723
+        '# /// script' block, and its lock in the notebook's metadata) in an environment
+        built by uv from them and cached. Example: False to not offer it.""",
+    ).tag(config=True)
+
+    script_env_dir = Unicode(
+        "",
+        help="""Directory where the environments of self-contained notebooks are built and
+        cached, one per set of dependencies. Example: "/glade/derecho/scratch/jdoe/uv-kernel-envs".
+        Empty (the default) means 'uv-kernel-envs' beside uv's cache dir (the parent of
+        `uv cache dir`), so on scratch when UV_CACHE_DIR is.""",
+    ).tag(config=True)
+
+    script_env_cache_max = Int(
+        8,
+        help="""How many self-contained notebook environments to keep in script_env_dir; after
+        a build, the least recently used beyond this number are removed (never one a running
+        kernel uses). Example: 20. 0 means keep them all.""",
+    ).tag(config=True)
+
+    @validate("script_env_cache_max")
+    def _valid_cache_max(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value < 0:
+            raise ValueError(f"UvKernels.script_env_cache_max must be 0 or more, not {value}")
+        return value
+
     rescan_interval = Float(
         300.0,
         help="""Seconds between the server's cheap background checks: each known
@@ -291,6 +321,16 @@ class UvKernels(Configurable):
 
     def effective_max_request_bytes(self) -> int:
         return self.max_request_bytes if self.max_request_bytes > 0 else 65536
+
+    def effective_script_env_dir(self) -> str:
+        """script_env_dir, else UV_KERNELS_SCRIPT_ENVS, else ``uv-kernel-envs`` beside the
+        cache dir uv runs with (uv_cache_dir, else UV_CACHE_DIR, else uv's default)."""
+        from .script_envs import env_dir
+
+        environ = dict(os.environ)
+        if self.uv_cache_dir:
+            environ["UV_CACHE_DIR"] = os.path.expanduser(self.uv_cache_dir)
+        return env_dir(self.script_env_dir, environ)
 
     def effective_job_state_file(self) -> Path:
         if self.job_state_file:

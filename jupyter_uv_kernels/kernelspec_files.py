@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import kernel_launcher
+from . import kernel_launcher, script_block, script_envs, script_launcher
 from .environments import Environment, site_packages_dir, venv_interpreter
 from .kernel_launcher import LAUNCHER_FILE, Target, environment_of
 
@@ -40,6 +41,12 @@ PROJECT_KERNEL_NAME = "uv-project"
 PROJECT_KERNEL_DISPLAY_NAME = "Python (this folder's uv project)"
 #: ``kind`` in the owner marker of the uv-project spec.
 PROJECT_KERNEL_KIND = "uv-project"
+#: The kernel that runs a notebook on its own inline dependencies (PEP 723, juv's format).
+SCRIPT_KERNEL_NAME = "uv-script"
+SCRIPT_KERNEL_DISPLAY_NAME = "Python (notebook's inline dependencies)"
+SCRIPT_KERNEL_KIND = script_launcher.SCRIPT_KIND
+#: Kernels with no environment of their own: each finds one at start.
+FIXED_KINDS = (PROJECT_KERNEL_KIND, SCRIPT_KERNEL_KIND)
 #: A logo every ipykernel ships; its absence means a spec dir got no logos.
 PROBE_LOGO = "logo-64x64.png"
 #: Hidden file beside the specs: environments whose kernel the user unregistered.
@@ -78,13 +85,18 @@ class SpecOnDisk:
     def is_project_kernel(self) -> bool:
         return (self.owner or {}).get("kind") == PROJECT_KERNEL_KIND
 
+    @property
+    def is_fixed_kernel(self) -> bool:  # uv-project or uv-script: no env of its own
+        return (self.owner or {}).get("kind") in FIXED_KINDS
+
 
 def spec_target(argv: object, owner: dict[str, Any] | None) -> Target | None:
     """The environment a per-environment spec of ours runs: derived from its argv[0] and
     marker exactly as the launcher derives it; format-1 specs kept both paths in the
-    marker. None for specs that are not ours, and for uv-project (it has no env of its own).
+    marker. None for specs that are not ours, and for uv-project and uv-script (they have
+    no env of their own).
     """
-    if owner is None or owner.get("kind") == PROJECT_KERNEL_KIND:
+    if owner is None or owner.get("kind") in FIXED_KINDS:
         return None
     if owner.get("format") == 1 or not isinstance(argv, list) or not argv:
         path = owner.get("path")
@@ -172,12 +184,12 @@ def _short_version(version: str | None) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def _launcher_argv(interpreter: str) -> list[str]:
+def _launcher_argv(interpreter: str, launcher: str = LAUNCHER_FILE) -> list[str]:
     # -I: the launcher ignores PYTHONPATH, PYTHONHOME and user site-packages of the parent;
     # -S: it needs no site-packages at all (stdlib only), and starts faster without them.
     # It reads what else it needs from the kernel.json beside it, so argv is as short as a
     # stock spec's (each item is validated and re-sent on every kernelspec listing).
-    return [interpreter, "-IS", "{resource_dir}/" + LAUNCHER_FILE, "-f", "{connection_file}"]
+    return [interpreter, "-IS", "{resource_dir}/" + launcher, "-f", "{connection_file}"]
 
 
 def build_spec(
@@ -233,6 +245,34 @@ def build_project_kernel_spec() -> dict[str, Any]:
     }
 
 
+def build_script_kernel_spec() -> dict[str, Any]:
+    """kernel.json of ``uv-script``: the env a notebook's inline dependencies build.
+
+    Like uv-project's, argv[0] is ``python3`` (jupyter_client's own interpreter); the
+    launcher, named after the digest of the files it needs, finds the notebook, reuses or
+    builds its env, and execs ipykernel there (:mod:`script_launcher`)."""
+    spec = build_project_kernel_spec()
+    name = next(n for n in script_launcher_files() if n.startswith("uvkernel_script_"))
+    spec["argv"] = _launcher_argv("python3", name)
+    spec["display_name"] = SCRIPT_KERNEL_DISPLAY_NAME
+    spec["metadata"][OWNER_KEY]["kind"] = SCRIPT_KERNEL_KIND
+    return spec
+
+
+@functools.lru_cache(maxsize=1)
+def script_launcher_files() -> dict[str, str]:
+    """File name -> text of the uv-script launcher and the stdlib modules it imports. The
+    launcher's name holds a digest of them all, so any change rewrites kernel.json too."""
+    modules = (kernel_launcher, script_block, script_envs)
+    files = {
+        f"{m.__name__.rsplit('.', 1)[-1]}.py": Path(str(m.__file__)).read_text("utf-8")
+        for m in modules
+    }
+    launcher = Path(str(script_launcher.__file__)).read_text("utf-8")
+    digest = hashlib.sha256("\0".join([launcher, *files.values()]).encode()).hexdigest()[:12]
+    return {**files, f"uvkernel_script_{digest}.py": launcher}
+
+
 @functools.lru_cache(maxsize=1)
 def launcher_source() -> str:
     """The text of the launcher copied into every spec dir."""
@@ -253,21 +293,24 @@ def kernel_logos(env: Environment) -> list[str]:
 
 def _spec_files(spec: dict[str, Any]) -> dict[str, str]:
     """File name -> text of everything a spec dir holds besides logos."""
-    return {
-        "kernel.json": json.dumps(spec, indent=1, sort_keys=True) + "\n",
-        LAUNCHER_FILE: launcher_source(),
-    }
+    owner = spec.get("metadata", {}).get(OWNER_KEY) or {}
+    launcher = (
+        script_launcher_files()
+        if owner.get("kind") == SCRIPT_KERNEL_KIND
+        else {LAUNCHER_FILE: launcher_source()}
+    )
+    return {**launcher, "kernel.json": json.dumps(spec, indent=1, sort_keys=True) + "\n"}
 
 
-def _current(target: Path, spec: dict[str, Any]) -> bool:
+def _current(target: Path, spec: dict[str, Any], files: dict[str, str]) -> bool:
     try:
         if json.loads((target / "kernel.json").read_text("utf-8")) != spec:
             return False
     except (OSError, ValueError):
         return False
     # The launcher's version is in its name in argv, so a kernel.json that matches was
-    # written with this launcher; a deleted launcher is the one thing left to see.
-    return (target / LAUNCHER_FILE).is_file()
+    # written with this launcher; a deleted file is the one thing left to see.
+    return all((target / name).is_file() for name in files)
 
 
 def _replace_file(directory: Path, name: str, text: str) -> None:
@@ -292,15 +335,15 @@ def write_spec_atomically(
     ``logos`` are copied into a new spec dir (existing ones keep what they have)."""
     target = kernel_dir / name
     files = _spec_files(spec)
-    if _current(target, spec):
+    if _current(target, spec, files):
         return False
     kernel_dir.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         # The launcher first: kernel.json, written last, is what makes the new argv live.
         for file_name in sorted(files, key=lambda n: n == "kernel.json"):
             _replace_file(target, file_name, files[file_name])
-        for old in target.glob("uvkernel_launch*.py"):
-            if old.name != LAUNCHER_FILE:  # an older launcher the new argv no longer names
+        for old in target.glob("uvkernel_*.py"):
+            if old.name not in files:  # an older launcher the new argv no longer names
                 with contextlib.suppress(OSError):
                     old.unlink()
         return True
@@ -351,7 +394,7 @@ def remove_spec_dir(directory: str) -> None:
 
 def spec_environment_exists(spec: SpecOnDisk) -> bool:
     """Cheap check that an owned spec's environment still exists and works."""
-    if spec.is_project_kernel:
+    if spec.is_fixed_kernel:
         return True  # it has no environment of its own; it finds one at start
     argv = spec.data.get("argv") or []
     return bool(argv) and isinstance(argv[0], str) and os.path.exists(argv[0])

@@ -42,11 +42,15 @@ from .kernelspec_files import (
     PROJECT_KERNEL_DISPLAY_NAME,
     PROJECT_KERNEL_KIND,
     PROJECT_KERNEL_NAME,
+    SCRIPT_KERNEL_DISPLAY_NAME,
+    SCRIPT_KERNEL_KIND,
+    SCRIPT_KERNEL_NAME,
     SPEC_FORMAT,
     STAGING_DIR,
     STATE_FILE,
     SpecOnDisk,
     build_project_kernel_spec,
+    build_script_kernel_spec,
     build_spec,
     display_names,
     kernel_logos,
@@ -63,6 +67,9 @@ __all__ = [
     "PROJECT_KERNEL_DISPLAY_NAME",
     "PROJECT_KERNEL_KIND",
     "PROJECT_KERNEL_NAME",
+    "SCRIPT_KERNEL_DISPLAY_NAME",
+    "SCRIPT_KERNEL_KIND",
+    "SCRIPT_KERNEL_NAME",
     "SPEC_FORMAT",
     "STAGING_DIR",
     "KernelspecReconciler",
@@ -115,10 +122,13 @@ class KernelspecReconciler:
         search_dirs: list[str] | None = None,
         *,
         project_kernel: bool = True,
+        script_kernel: bool = True,
     ):
         self.kernel_dir = Path(kernel_dir)
         #: Whether the ``uv-project`` kernel is kept in ``kernel_dir``.
         self.project_kernel = project_kernel
+        #: Whether the ``uv-script`` kernel is kept in ``kernel_dir``.
+        self.script_kernel = script_kernel
         # Everywhere Jupyter looks for kernels: a user-written spec anywhere there counts.
         self.search_dirs = (
             search_dirs
@@ -190,12 +200,13 @@ class KernelspecReconciler:
             else:
                 result.added.append(name)
 
-        self._reconcile_project_kernel(result, existing, wanted)
+        self._reconcile_fixed_kernel(result, existing, wanted, PROJECT_KERNEL_NAME)
+        self._reconcile_fixed_kernel(result, existing, wanted, SCRIPT_KERNEL_NAME)
 
         roots = [os.path.abspath(r) for r in scanned_roots]
         seen = {e.path for e in envs}
         for name, old in sorted(existing.items()):
-            if name in desired or old.is_project_kernel:
+            if name in desired or old.is_fixed_kernel:
                 continue
             env_path = old.env_path or ""
             gone = not spec_environment_exists(old)
@@ -212,14 +223,19 @@ class KernelspecReconciler:
             log.warning("uv-kernels could not write kernelspecs: %s", "; ".join(result.errors))
         return result
 
-    def _reconcile_project_kernel(
-        self, result: ReconcileResult, existing: dict[str, SpecOnDisk], wanted: list[Environment]
+    def _reconcile_fixed_kernel(
+        self,
+        result: ReconcileResult,
+        existing: dict[str, SpecOnDisk],
+        wanted: list[Environment],
+        name: str,
     ) -> None:
-        """Keep ``uv-project`` on disk (batch jobs need it too), or remove it when disabled."""
-        name = PROJECT_KERNEL_NAME
+        """Keep ``uv-project`` or ``uv-script`` on disk (batch jobs need them too), or
+        remove it when disabled."""
         old = existing.get(name)
+        project = name == PROJECT_KERNEL_NAME
         try:
-            if not self.project_kernel:
+            if not (self.project_kernel if project else self.script_kernel):
                 if old is not None:
                     remove_spec_dir(old.directory)
                     result.removed.append(name)
@@ -227,13 +243,15 @@ class KernelspecReconciler:
             if old is None and (self.kernel_dir / name / "kernel.json").exists():
                 log.warning(
                     "uv-kernels: a kernelspec named %r that jupyter_uv_kernels did not write "
-                    "exists in %s; the uv-project kernel is not installed.",
+                    "exists in %s; the %s kernel is not installed.",
                     name,
                     self.kernel_dir,
+                    name,
                 )
                 return
             logos = kernel_logos(wanted[0]) if wanted and old is None else None
-            if write_spec_atomically(self.kernel_dir, name, build_project_kernel_spec(), logos):
+            spec = build_project_kernel_spec() if project else build_script_kernel_spec()
+            if write_spec_atomically(self.kernel_dir, name, spec, logos):
                 (result.updated if old is not None else result.added).append(name)
             else:
                 result.unchanged.append(name)
@@ -264,7 +282,7 @@ class KernelspecReconciler:
         if not env.venv:
             raise Conflict(f"{env.path} has no environment to register; run `uv sync` there first.")
         kernel_name = name or kernel_name_for(env.path, env.name)
-        if kernel_name in (NATIVE_KERNEL_NAME, PROJECT_KERNEL_NAME):
+        if kernel_name in (NATIVE_KERNEL_NAME, PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME):
             raise Conflict(f"The kernel name {kernel_name!r} is reserved; choose another --name.")
         current = self.kernel_dir / kernel_name / "kernel.json"
         if current.exists():
@@ -302,10 +320,11 @@ class KernelspecReconciler:
     def unregister(self, name_or_path: str) -> list[str]:
         """Remove the owned spec(s) with that kernel name or for that environment path."""
         owned = self.owned_specs()
-        if name_or_path == PROJECT_KERNEL_NAME and name_or_path in owned:
+        if name_or_path in (PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME) and name_or_path in owned:
+            trait = "project_kernel" if name_or_path == PROJECT_KERNEL_NAME else "script_kernel"
             raise Conflict(
-                "uv-project is not the kernel of one environment, and the next refresh would "
-                "bring it back; to stop installing it, set c.UvKernels.project_kernel = False."
+                f"{name_or_path} is not the kernel of one environment, and the next refresh "
+                f"would bring it back; to stop installing it, set c.UvKernels.{trait} = False."
             )
         if name_or_path in owned:
             targets = [owned[name_or_path]]

@@ -7,7 +7,10 @@ spec without our owner marker it is exactly :class:`LocalProvisioner`. For ours 
 before launch:
 
 1. the environment: the one in the owner marker, or for ``uv-project`` the nearest uv project
-   at or above the kernel's working directory (the notebook's folder);
+   at or above the kernel's working directory (the notebook's folder), or for ``uv-script``
+   the env of the notebook's inline dependencies: reused with a few stats, else built first
+   (through ``build_hook``: a ``build-notebook-env`` operation), and the launcher told the
+   notebook, the env dir and uv, so it finds the same env;
 2. the ``sync_on_start`` policy (never / check / sync), through the async uv runner, so the
    server's event loop never waits on it; with ``sync`` a project with a lock but no
    ``.venv`` (a fresh clone) gets one;
@@ -29,7 +32,7 @@ import logging
 import os
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, ClassVar
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
@@ -47,8 +50,15 @@ from .kernel_launcher import (
     no_project_message,
 )
 from .kernelspec_files import spec_target
-from .kernelspecs import OWNER_KEY, PROJECT_KERNEL_KIND
+from .kernelspecs import OWNER_KEY, PROJECT_KERNEL_KIND, SCRIPT_KERNEL_KIND
+from .script_block import BlockError
+from .script_envs import ENVS_VARIABLE, UV_VARIABLE, NotebookScript, env_path, is_ready, touch
+from .script_launcher import NOTEBOOK_VARIABLE, find_script
+from .service_script_envs import build_notebook_env
 from .uvrunner import UvRunner, find_uv
+
+#: Builds a notebook's env as an operation (the server's service); None outside a server.
+BuildHook = Callable[[NotebookScript, Collection[str]], Awaitable[str]]
 
 #: The name this provisioner is registered under (entry point group
 #: ``jupyter_client.kernel_provisioners``).
@@ -129,6 +139,13 @@ class UvProvisioner(LocalProvisioner):
     #: fails (the env may be half-synced, whatever the mtimes say) and ``(project, None)``
     #: when one succeeds, so the panel's status stays true.
     drift_hook: ClassVar[Callable[[str, str | None], None] | None] = None
+    #: Set by the server extension: builds a uv-script kernel's env as an operation (given
+    #: the notebook's script and the env keys running kernels use); else built here.
+    build_hook: ClassVar[BuildHook | None] = None
+    #: kernel id -> env key of every running uv-script kernel (pruning spares them).
+    script_keys: ClassVar[dict[str, str]] = {}
+    #: What the uv-script launcher is told (the notebook, the env dir, uv), so it agrees.
+    script_variables: dict[str, str] | None = None
 
     def _owner(self) -> dict[str, Any] | None:
         metadata = getattr(self.kernel_spec, "metadata", None) or {}
@@ -240,10 +257,57 @@ class UvProvisioner(LocalProvisioner):
             "Or set c.UvKernels.sync_on_start = 'check' to start without syncing."
         ) from error
 
+    async def _prepare_script_env(self, environ: dict[str, str], cwd: str) -> Target:
+        """uv-script: the notebook's env, reused (stats only, no uv) or built first."""
+        settings = self._settings()
+        try:
+            script = await asyncio.to_thread(find_script, {**os.environ, **environ}, cwd)
+        except (LaunchError, BlockError) as e:
+            raise KernelStartError(str(e)) from None
+        envs = settings.effective_script_env_dir()
+        venv = env_path(envs, script.key)
+        if await asyncio.to_thread(is_ready, venv):
+            await asyncio.to_thread(touch, venv)
+        else:
+            in_use = set(self.script_keys.values())
+            hook = type(self).build_hook
+            try:
+                if hook is not None:
+                    venv = await hook(script, in_use)
+                else:
+                    self.log.info("uv-provisioner: building %s for %s", venv, script.path)
+                    venv = await build_notebook_env(
+                        UvRunner(settings),
+                        script,
+                        envs,
+                        keep_max=settings.script_env_cache_max,
+                        keep=in_use,
+                    )
+            except UvKernelsError as e:
+                raise KernelStartError(e.message) from None
+        self.script_keys[self.kernel_id] = script.key
+        uv = await asyncio.to_thread(find_uv, settings.uv)
+        self.script_variables = {
+            NOTEBOOK_VARIABLE: script.path,
+            ENVS_VARIABLE: envs,
+            UV_VARIABLE: uv,
+        }
+        return Target(venv, None)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        """Called by the KernelManager after the kernel stops."""
+        if not restart:
+            self.script_keys.pop(self.kernel_id, None)
+        await super().cleanup(restart=restart)
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Called by the KernelManager before every (re)start, on the server's event loop."""
         cwd = kwargs.get("cwd") or os.getcwd()
-        self.target = await asyncio.to_thread(self._resolve_target, str(cwd))
+        owner = self._owner()
+        if owner is not None and owner.get("kind") == SCRIPT_KERNEL_KIND:
+            self.target = await self._prepare_script_env(kwargs.get("env") or {}, str(cwd))
+        else:
+            self.target = await asyncio.to_thread(self._resolve_target, str(cwd))
         if self.target is not None:
             await self._apply_sync_policy(self.target)
             try:
@@ -269,3 +333,4 @@ class UvProvisioner(LocalProvisioner):
                 cleaned["PATH"] = os.pathsep.join([cleaned["PATH"], uv_dir])
         env.clear()
         env.update(cleaned)
+        env.update(self.script_variables or {})

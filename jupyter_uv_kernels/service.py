@@ -3,8 +3,8 @@
 :class:`EnvironmentService` combines the routes, grouped by role: the reads here, the
 changes (``service_changes``), package views and upgrades (``service_packages``), disk
 use, export, delete and copy (``service_lifecycle``), where packages come from
-(``service_sources``), batch jobs (``service_jobs``) and a notebook's own dependencies
-(``service_notebooks``), all on
+(``service_sources``), batch jobs (``service_jobs``), a notebook's own dependencies
+(``service_notebooks``) and uv-script kernels' environments (``service_script_envs``), all on
 :class:`service_base.ServiceBase`. After every operation the index settles that environment.
 This module never imports tornado.
 """
@@ -24,11 +24,18 @@ from .service_jobs import JobRoutes
 from .service_lifecycle import LifecycleRoutes
 from .service_notebooks import NotebookRoutes
 from .service_packages import PackageRoutes
+from .service_script_envs import ScriptEnvRoutes
 from .service_sources import SourceRoutes
 
 
 class EnvironmentService(
-    NotebookRoutes, LifecycleRoutes, PackageRoutes, SourceRoutes, ChangeRoutes, JobRoutes
+    NotebookRoutes,
+    LifecycleRoutes,
+    PackageRoutes,
+    SourceRoutes,
+    ChangeRoutes,
+    JobRoutes,
+    ScriptEnvRoutes,
 ):
     """The server's use cases, one method per REST route (handlers stay thin)."""
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import script_envs
 from .config import UvKernels
 from .uvprocess import (
     LineCallback,
@@ -394,6 +395,36 @@ class UvRunner:
         )
         found: list[dict[str, Any]] = json.loads(result.stdout or "[]")
         return found
+
+    # -- a uv-script kernel's environment: the argv comes from script_envs, which the -------
+    # -- stdlib launcher shares; check=False, the caller explains the failure. -------------
+
+    async def notebook_env_python(
+        self, script: str, *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv python find --script``: an interpreter meeting the block's requires-python."""
+        return await self.run(script_envs.python_find_args(script), on_line=on_line, check=False)
+
+    async def notebook_env_venv(
+        self, python: str, env: str, *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        return await self.run(script_envs.venv_args(python, env), on_line=on_line, check=False)
+
+    async def notebook_env_requirements(
+        self, script: str, *, locked: bool, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv export --script``: the locked versions (``--locked``), or the block resolved."""
+        args = script_envs.export_args(script, locked=locked)
+        return await self.run(args, on_line=on_line, check=False)
+
+    async def notebook_env_install(
+        self, env: str, requirements: str, *, on_line: LineCallback | None = None
+    ) -> UvResult:
+        """``uv pip install -r REQS ipykernel`` into the env being built."""
+        args = script_envs.install_args(
+            env, requirements, compile_bytecode=self.config.compile_bytecode
+        )
+        return await self.run(args, on_line=on_line, check=False)
 
 
 def _python(venv: str) -> str:

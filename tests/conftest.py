@@ -22,7 +22,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.slurm_cluster", "tests.figures_report")
+pytest_plugins = (
+    "pytest_jupyter.jupyter_server",
+    "tests.slurm_cluster",
+    "tests.figures_report",
+    "tests.script_notebooks",
+)
 
 REPO = Path(__file__).resolve().parent.parent
 _VENV_UV = Path(sys.executable).parent / "uv"

@@ -107,8 +107,9 @@ def test_given_changes_on_disk_when_refreshed_then_it_prints_what_changed(tmp_pa
     root = tmp_path / "root"
     make_project(root / "p", "ipykernel")
     first = run_cli("refresh", "--root", str(root), check=True).stdout
-    # the project's kernel, and uv-project (kept for batch jobs) on the first run
-    assert first.startswith("added") and "2 added" in first and "uv-project" in first
+    # the project's kernel, and uv-project and uv-script (kept for batch jobs) on the first run
+    assert first.startswith("added") and "3 added" in first and "uv-project" in first
+    assert "uv-script" in first
     second = run_cli("refresh", "--root", str(root), check=True).stdout
     assert "0 changes" in second
     shutil.rmtree(root / "p")

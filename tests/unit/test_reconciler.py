@@ -14,7 +14,12 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_uv_kernels.catalog import EnvironmentCatalog
 from jupyter_uv_kernels.config import UvKernels
 from jupyter_uv_kernels.kernel_launcher import LAUNCHER_FILE
-from jupyter_uv_kernels.kernelspecs import OWNER_KEY, PROJECT_KERNEL_NAME, STAGING_DIR
+from jupyter_uv_kernels.kernelspecs import (
+    OWNER_KEY,
+    PROJECT_KERNEL_NAME,
+    SCRIPT_KERNEL_NAME,
+    STAGING_DIR,
+)
 
 from .conftest import MAX_DEPTH
 
@@ -43,12 +48,17 @@ def refreshed(root: Path, kernels: Path) -> EnvironmentCatalog:
     return catalog
 
 
+#: The kernels with no environment of their own.
+FIXED = (PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME)
+
+
 def owned(kernels: Path) -> dict[str, dict]:
-    """The per-environment specs we wrote (uv-project, which has no env, is left out)."""
+    """The per-environment specs we wrote (uv-project and uv-script, which have no env of
+    their own, are left out)."""
     out = {}
     for spec in sorted(kernels.glob("*/kernel.json")):
         data = json.loads(spec.read_text())
-        if OWNER_KEY in data["metadata"] and spec.parent.name != PROJECT_KERNEL_NAME:
+        if OWNER_KEY in data["metadata"] and spec.parent.name not in FIXED:
             out[spec.parent.name] = data
     return out
 
@@ -67,7 +77,7 @@ def test_given_a_tree_when_reconciled_then_ready_and_out_of_sync_register_and_re
     wanted = {e.path for e in result.environments if e.status in ("ready", "out-of-sync")}
     specs = owned(kernels)
     assert {s["metadata"][OWNER_KEY]["path"] for s in specs.values()} == wanted
-    assert sorted(rec.added) == sorted([*specs, PROJECT_KERNEL_NAME])
+    assert sorted(rec.added) == sorted([*specs, *FIXED])
     # every spec is a real kernelspec jupyter_client can load, run by the env's own python
     # through the launcher beside it, naming no provisioner (portable to any Python)
     ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
@@ -205,7 +215,7 @@ def test_given_concurrent_reconcilers_when_they_write_then_writes_are_atomic_and
     assert not list((kernels / STAGING_DIR).iterdir())  # nothing half-built left behind
     single = catalog_for(tree, tmp_path / "single")
     single.refresh()
-    assert entries == sorted([*owned(tmp_path / "single"), PROJECT_KERNEL_NAME])
+    assert entries == sorted([*owned(tmp_path / "single"), *FIXED])
     for spec in kernels.glob("*/kernel.json"):
         json.loads(spec.read_text())
 
