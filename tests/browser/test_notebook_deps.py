@@ -134,8 +134,15 @@ def test_a_juv_notebook_shows_its_dependencies_and_an_add_lands_in_its_block(
         section(page).get_by_role("button", name="Use this notebook's dependencies")
     ).to_be_visible()
     assert not label_in_name_violations(page, "#jp-uv-kernels .jp-UvKernels-notebook-section")
-    shot = screenshot(page, artifacts, "notebook-deps", panel_only=True)
+    # docs/notebook-deps.png: the section with room to show itself (the other sections
+    # folded), beside the notebook.
+    titles = page.locator("#jp-uv-kernels .lm-AccordionPanel-title")
+    for name in ("Environments", "Operations"):
+        titles.filter(has_text=name).click()
+    shot = screenshot(page, artifacts, "notebook-deps")
     assert shot.exists()
+    for name in ("Environments", "Operations"):
+        titles.filter(has_text=name).click()
 
     # Add idna through the panel: the notebook file on disk has it in its block and lock.
     section(page).get_by_label(f"Add packages to {Path(NOTEBOOK).name}").fill("idna")
