@@ -19,6 +19,7 @@ import {
   IUvKernelsSettings
 } from './tokens';
 import { setupJobs } from './jobs/plugin';
+import { setupNotebookDeps } from './notebook/plugin';
 import { relativeToServerRoot } from './validate';
 import { setupEnvironmentViews, ViewCommandIDs } from './view/plugin';
 import { UvKernelsPanel } from './widget';
@@ -196,6 +197,9 @@ const plugin: JupyterFrontEndPlugin<IUvKernelsModel> = {
 
     setupEnvironmentViews(app, model, model.client, host, restorer);
     setupJobs({ app, model, panel, host, fileBrowser, notebooks });
+    if (notebooks) {
+      setupNotebookDeps({ app, model, panel, host, notebooks });
+    }
 
     connectNotifications(model.operationsModel, () => app.shell.activateById(panel.id));
 

@@ -1,3 +1,4 @@
 import './base.css';
 import './sources.css';
 import './jobs.css';
+import './notebook.css';
