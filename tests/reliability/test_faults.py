@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
-from jupyter_uv_kernels.kernelspecs import PROJECT_KERNEL_NAME, STAGING_DIR
+from jupyter_uv_kernels.kernelspecs import PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME, STAGING_DIR
 from tests.conftest import UV, in_sync, make_project, make_venv, project_files, uv
 from tests.reliability.figures import record
 from tests.reliability.live_server import (
@@ -466,8 +466,8 @@ def test_given_two_servers_sharing_a_kernelspec_dir_when_reconciling_then_no_dam
     assert not [p.parent.name for p in kernels.glob(".*/kernel.json")]
     assert not list((kernels / STAGING_DIR).iterdir())
     entries = sorted(p.name for p in kernels.iterdir() if not p.name.startswith("."))
-    # one per environment, plus uv-project (one spec for every project, kept once)
-    assert entries == sorted([*expected, PROJECT_KERNEL_NAME]), entries
+    # one per environment, plus uv-project and uv-script (one spec each, kept once)
+    assert entries == sorted([*expected, PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME]), entries
     paths = []
     for name in sorted(expected):
         data = json.loads((kernels / name / "kernel.json").read_text())
