@@ -1,4 +1,5 @@
-"""Self-contained notebooks written by juv itself (from PyPI, through ``uv tool run``).
+"""Self-contained notebooks written by juv itself (from PyPI, through ``uv tool run``; the
+same pinned juv as ``tests/juv_notebooks.py``, whose helpers run juv per test).
 
 ``juv_notebook`` is a copy of one notebook made once per session with ``juv init``,
 ``juv add nb.ipynb 'six==1.16.0'`` and ``juv lock``: the PEP 723 block in a hidden first
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import UV, hermetic_variables, is_leaky_variable
+from tests.juv_notebooks import JUV
 
 #: The version the notebook pins and locks (not the newest six, so a stray resolution shows).
 SIX = "1.16.0"
@@ -24,7 +26,11 @@ SIX = "1.16.0"
 
 def juv(*args: str, cwd: Path, env: dict[str, str]) -> str:
     result = subprocess.run(
-        [UV, "tool", "run", "juv", *args], cwd=cwd, env=env, capture_output=True, text=True
+        [UV, "tool", "run", "--from", JUV, "juv", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout + result.stderr
