@@ -49,6 +49,9 @@ def hermetic_variables(home: Path, uv_cache: Path | str) -> dict[str, str]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / ".jupyter/lab/workspaces"),
         "JUPYTER_PLATFORM_DIRS": "1",
         "UV_CACHE_DIR": str(uv_cache),
+        # Self-contained notebooks' envs: per test (the default, beside the shared uv cache,
+        # would let one test see another's builds).
+        "UV_KERNELS_SCRIPT_ENVS": str(home / "uv-kernel-envs"),
         "UV_PYTHON_DOWNLOADS": "never",
         "UV_NO_PROGRESS": "1",
     }

@@ -43,6 +43,12 @@ ROUTES = [
     ("POST", ("jobs",)),
     ("GET", ("jobs", "1234.server")),
     ("DELETE", ("jobs", "1234.server")),
+    ("GET", ("notebooks", "dependencies")),
+    ("POST", ("notebooks", "dependencies")),
+    ("GET", ("notebooks", "tree")),
+    ("GET", ("notebooks", "outdated")),
+    ("POST", ("notebooks", "self-contained")),
+    ("POST", ("notebooks", "project")),
 ]
 
 

@@ -157,7 +157,8 @@ def test_given_no_name_when_the_folder_has_one_env_then_it_is_used_else_a_clear_
 def test_given_uvs_cache_settings_then_the_env_dir_is_beside_uvs_cache_dir(
     tmp_path: Path, setting: str
 ) -> None:
-    environ = {k: v for k, v in os.environ.items() if k not in ("UV_CACHE_DIR", "XDG_CACHE_HOME")}
+    unset = ("UV_CACHE_DIR", "XDG_CACHE_HOME", "UV_KERNELS_SCRIPT_ENVS")
+    environ = {k: v for k, v in os.environ.items() if k not in unset}
     environ["HOME"] = str(tmp_path / "home")
     if setting != "HOME":
         environ[setting] = str(tmp_path / "scratch" / "cache")
