@@ -19,7 +19,7 @@ from .kernel_launcher import Target, find_project
 from .kernelspec_files import PROJECT_KERNEL_NAME, SCRIPT_KERNEL_NAME
 from .notebook_script import load_notebook, parse_block
 from .provenance import read_notebook, target_for_kernel, validate_kernel_name
-from .script_block import BlockError, script_blocks
+from .script_block import script_blocks
 from .user_input import validate_path_string
 
 KINDS = {".ipynb": "notebook", ".py": "script"}
@@ -79,8 +79,9 @@ def job_environment(
             if target is not None:
                 return target, named
     project = find_project(folder)
-    if project is None and carries_dependencies(path, kind):
-        return inline_target(path, kind), SCRIPT_KERNEL_NAME if kind == "notebook" else None
+    inline = own_dependencies(path, kind) if project is None else None
+    if inline is not None:
+        return inline, SCRIPT_KERNEL_NAME if kind == "notebook" else None
     if project is None:
         raise InvalidRequest(
             f"{os.path.basename(path)} is not in a uv project and its kernel is not a uv "
@@ -98,40 +99,37 @@ def job_environment(
 INLINE = ""
 
 
-def carries_dependencies(path: str, kind: str) -> bool:
-    """The file has a PEP 723 ``script`` block (a notebook: in a code cell, as juv keeps it)."""
-    if kind == "notebook":
-        return load_notebook(path).block is not None
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return bool(script_blocks(f.read(1 << 20)))
-    except OSError:
-        return False
-
-
-def inline_target(path: str, kind: str) -> Target:
-    """The target of a file run on its own dependencies; 400 when it has none or they are
-    unusable (checked here, so a bad block is refused before anything is submitted)."""
-    name = os.path.basename(path)
+def own_dependencies(path: str, kind: str) -> Target | None:
+    """The target of a file run on its own dependencies (its PEP 723 ``script`` block; a
+    notebook's in a code cell, as juv keeps it), or None when it has no block. The file is
+    read once; a bad block is refused (400) before anything is submitted."""
     if kind == "notebook":
         notebook = load_notebook(path)
         if notebook.block is None:
-            raise InvalidRequest(
-                f"{name} has no inline dependencies, so the {SCRIPT_KERNEL_NAME} kernel cannot "
-                "run it; add some (the panel's This notebook section, or `juv add`) or choose "
-                "another kernel."
-            )
+            return None
         notebook.require_usable()
-    else:
+        return Target(INLINE, None)
+    try:
         with open(path, encoding="utf-8", errors="replace") as f:
             blocks = script_blocks(f.read(1 << 20))
-        if not blocks:
-            raise InvalidRequest(f"{name} has no '# /// script' block.")
-        try:
-            parse_block(blocks[0].group(0))
-        except BlockError as e:
-            raise InvalidRequest(str(e)) from None
+    except OSError as e:
+        raise InvalidPath(f"{os.path.basename(path)} cannot be read ({e.strerror or e}).") from None
+    if not blocks:
+        return None
+    parse_block(blocks[0].group(0))  # InvalidNotebook (400) names what is wrong
     return Target(INLINE, None)
+
+
+def inline_target(path: str, kind: str) -> Target:
+    """:func:`own_dependencies`, for a file that must have them (the uv-script kernel)."""
+    target = own_dependencies(path, kind)
+    if target is None:
+        raise InvalidRequest(
+            f"{os.path.basename(path)} has no inline dependencies, so the "
+            f"{SCRIPT_KERNEL_NAME} kernel cannot run it; add some (the panel's This notebook "
+            "section, or `juv add`) or choose another kernel."
+        )
+    return target
 
 
 def _kernel_of(

@@ -40,7 +40,8 @@ from .script_block import (
     cell_source,
     find_block,
     notebook_lock,
-    read_notebook,
+    parse_notebook,
+    read_notebook_bytes,
     script_blocks,
 )
 
@@ -86,9 +87,8 @@ def load_notebook(path: str) -> NotebookFile:
     """Read and check the notebook at ``path`` (a real path); a notebook that is no notebook
     raises :class:`InvalidNotebook`, a bad block or lock is kept as ``problem``."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        notebook = read_notebook(path)
+        raw = read_notebook_bytes(path)  # read once: parsed here, written back over exactly it
+        notebook = parse_notebook(raw, path)
     except BlockError as e:
         raise InvalidNotebook(str(e)) from None
     if not isinstance(notebook.get("cells"), list) or not isinstance(notebook.get("nbformat"), int):

@@ -111,8 +111,8 @@ def notebook_lock(notebook: dict[str, Any]) -> str | None:
     return lock
 
 
-def read_notebook(path: str) -> dict[str, Any]:
-    """The notebook at ``path`` as JSON; :class:`BlockError` when it cannot be."""
+def read_notebook_bytes(path: str) -> bytes:
+    """The notebook file's bytes, refused past ``MAX_NOTEBOOK_BYTES``."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_NOTEBOOK_BYTES + 1)
@@ -123,6 +123,11 @@ def read_notebook(path: str) -> dict[str, Any]:
             f"The notebook {path} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB; clear "
             "its outputs to use its inline dependencies."
         )
+    return data
+
+
+def parse_notebook(data: bytes, path: str) -> dict[str, Any]:
+    """Notebook JSON from the file's bytes; :class:`BlockError` when it is not."""
     try:
         notebook = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -130,6 +135,11 @@ def read_notebook(path: str) -> dict[str, Any]:
     if not isinstance(notebook, dict):
         raise BlockError(f"The notebook {path} is not valid notebook JSON.")
     return notebook
+
+
+def read_notebook(path: str) -> dict[str, Any]:
+    """The notebook at ``path`` as JSON; :class:`BlockError` when it cannot be."""
+    return parse_notebook(read_notebook_bytes(path), path)
 
 
 def environment_key(block: str, lock: str | None) -> str:

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from . import notebook_convert
+from .kernelspec_files import SCRIPT_KERNEL_NAME
 from .notebook_deps import (
     check_edit,
     edit_message,
@@ -28,6 +29,7 @@ from .notebook_deps import (
 from .notebook_script import NotebookFile, check_requires_python, dependencies_json, load_notebook
 from .operation_queue import LineCallback, Operation
 from .script_block import environment_key
+from .script_envs import env_path, is_ready
 from .service_base import ServiceBase
 
 #: The operation action of each edit (the contract's names).
@@ -40,10 +42,6 @@ EDIT_OPERATIONS = {
 SELF_CONTAINED = "notebook-self-contained"
 TO_PROJECT = "notebook-to-project"
 NOTEBOOK_ACTIONS = (*EDIT_OPERATIONS.values(), SELF_CONTAINED, TO_PROJECT)
-#: The kernel that runs a notebook on its inline dependencies.
-SCRIPT_KERNEL = "uv-script"
-#: The file that marks a built notebook environment complete (helper A's contract).
-READY_MARKER = ".uv-kernels-ready"
 
 
 def describe_notebook(nb: NotebookFile, env_root: str) -> dict[str, Any]:
@@ -52,9 +50,8 @@ def describe_notebook(nb: NotebookFile, env_root: str) -> dict[str, Any]:
     usable = nb.block is not None and nb.problem is None
     if usable and nb.block is not None:
         key = environment_key(nb.block[1], nb.lock)
-        path = os.path.join(env_root, key)
-        built = os.path.exists(os.path.join(path, READY_MARKER))
-        environment = {"key": key, "built": built, "path": path}
+        path = env_path(env_root, key)
+        environment = {"key": key, "built": is_ready(path), "path": path}
     meta = nb.metadata if usable else None
     return {
         "path": nb.path,
@@ -63,7 +60,7 @@ def describe_notebook(nb: NotebookFile, env_root: str) -> dict[str, Any]:
         "dependencies": dependencies_json(nb) if usable else [],
         "locked": nb.lock is not None,
         "environment": environment,
-        "kernel": SCRIPT_KERNEL,
+        "kernel": SCRIPT_KERNEL_NAME,
         "problem": nb.problem,
     }
 
