@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import threading
 import time
@@ -502,23 +503,35 @@ def test_given_a_scan_over_its_time_budget_then_it_is_partial_and_the_server_res
     ) as server:
         # When the first scan runs, requests are answered at once
         latencies = []
-        scanning_seen = False
+        answered_while_scanning = 0
         deadline = time.monotonic() + 30
         while True:
             t0 = time.monotonic()
             listing = server.environments()
             assert server.request("GET", "api/status").status_code == 200
             latencies.append(time.monotonic() - t0)
-            scanning_seen |= bool(listing["scanning"])
+            answered_while_scanning += bool(listing["scanning"])
             if listing["scanned_at"] and not listing["scanning"]:
                 break
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    # then the result says partial, and no request waited on the scan
+    # then the result says partial, and no request waited on the scan: a request that waited
+    # would take the rest of the scan (up to its 1.5 s budget), and the scan would be over
+    # before a second request could see it running. Answered at once, many requests (one
+    # every 50 ms or so) see it running, and the typical answer is far below the budget. The
+    # slowest answer is only reported: on a loaded 2-core machine one can take a few hundred
+    # ms for reasons that have nothing to do with the scan.
     assert listing["partial"] is True
-    assert scanning_seen
-    assert max(latencies) < 0.5, latencies
-    record("scan time budget", partial=True, max_latency_ms=round(max(latencies) * 1000))
+    assert answered_while_scanning >= 5, (answered_while_scanning, latencies)
+    assert statistics.median(latencies) < 0.25, latencies
+    assert max(latencies) < 1.5, latencies
+    record(
+        "scan time budget",
+        partial=True,
+        answered_while_scanning=answered_while_scanning,
+        median_latency_ms=round(statistics.median(latencies) * 1000),
+        max_latency_ms=round(max(latencies) * 1000),
+    )
     survived("discovery over its time budget")
 
 
