@@ -24,6 +24,7 @@ from .notebook_deps import (
 )
 from .notebook_script import load_notebook
 from .service_notebooks import describe_notebook
+from .upgrades import render_outdated
 
 
 class NotebookCommand(UvKernelCommand):
@@ -160,8 +161,9 @@ class NotebookTreeCommand(NotebookCommand):
 
 class NotebookOutdatedCommand(NotebookCommand):
     name = "jupyter-uvkernel-notebook-outdated"
-    description = """What a locked notebook's block allows beyond its lock
-    (uv lock --script --upgrade --dry-run)."""
+    description = """The packages of a locked notebook with a newer release (uv tree --script
+    --outdated) and what its block allows beyond its lock (uv lock --script --upgrade
+    --dry-run): what `jupyter uvkernel notebook upgrade` would lock."""
     examples = "jupyter uvkernel notebook outdated fig3.ipynb"
 
     def execute(self) -> None:
@@ -171,9 +173,13 @@ class NotebookOutdatedCommand(NotebookCommand):
             print(json.dumps(reply, indent=2))
             return
         if not reply["packages"]:
-            print("Everything is at the newest version the block allows.")
-        for p in reply["packages"]:
-            print(f"{p['name']:<30} {p['installed']:>12} -> {p['allowed']}")
+            print("Everything in the notebook's lock is at its newest release.")
+            return
+        print("\n".join(render_outdated(reply["packages"])))
+        print(
+            "\nALLOWED is what the notebook's block lets an upgrade lock; "
+            f"`jupyter uvkernel notebook upgrade {self.extra_args[0]} PKG` locks it."
+        )
 
 
 class NotebookSelfContainedCommand(NotebookCommand):

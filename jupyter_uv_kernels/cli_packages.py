@@ -11,7 +11,7 @@ from traitlets import Bool, Unicode
 
 from .cli_base import UvKernelCommand, _progress, common_aliases, common_flags
 from .dependency_tree import dependency_tree, render_tree
-from .upgrades import outdated_report, upgrade_environment
+from .upgrades import outdated_report, render_outdated, upgrade_environment
 from .user_input import parse_package_names
 
 _JSON_FLAG = "Print the answer as JSON (the REST API's shape)."
@@ -66,14 +66,7 @@ class OutdatedCommand(UvKernelCommand):
         if not packages:
             print(f"Everything in {env.path} is at its newest release.")
             return
-        rows = [("PACKAGE", "INSTALLED", "LATEST", "ALLOWED", "DIRECT")]
-        for p in packages:
-            allowed = p["allowed"] or "(held by constraints)"
-            direct = "yes" if p["direct"] else ""
-            rows.append((p["name"], p["installed"], p["latest"] or "-", allowed, direct))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        print("\n".join(render_outdated(packages)))
         if env.kind == "project":
             print(
                 "\nALLOWED is what pyproject.toml's constraints let an upgrade install; "

@@ -40,6 +40,7 @@ WORKSPACE_GROUP = "workspace"
 _CELLS = ("├── ", "└── ", "│   ", "    ")
 _NODE = re.compile(r"^(?P<name>[^\s\[(]+)(?:\[[^\]]*\])?(?: v(?P<version>\S+))?(?P<rest>.*)$")
 _MARKER = re.compile(r"\((extra|group): ([^)]*)\)")
+_LATEST = re.compile(r"\(latest: v?([^)\s]+)\)")
 
 
 def parse_tree(text: str) -> list[dict[str, Any]]:
@@ -60,6 +61,21 @@ def parse_tree(text: str) -> list[dict[str, Any]]:
         (stack[-1][1]["dependencies"] if stack else roots).append(node)
         stack.append((depth, node))
     return roots
+
+
+def latest_versions(text: str) -> dict[str, str]:
+    """Canonical name -> newest release, from a tree uv drew with ``--outdated`` (it marks
+    each package that has a newer release ``(latest: vX)``)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        start = 0
+        while line[start : start + 4] in _CELLS:
+            start += 4
+        content = line[start:].strip()
+        match, latest = _NODE.match(content), _LATEST.search(content)
+        if match and latest and not content.startswith(("warning:", "error:")):
+            out[canonicalize_name(match.group("name"))] = latest.group(1)
+    return out
 
 
 def _node(content: str) -> dict[str, Any] | None:

@@ -29,8 +29,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from .catalog import EnvironmentCatalog
-from .dependency_tree import INVERTED_GROUP, MAIN_GROUP, parse_tree
-from .errors import Conflict, InvalidNotebook, InvalidPath, InvalidRequest
+from .dependency_tree import INVERTED_GROUP, MAIN_GROUP, latest_versions, parse_tree
+from .errors import Conflict, InvalidNotebook, InvalidPath, InvalidRequest, UvFailed
 from .notebook_script import (
     NotebookFile,
     check_requires_python,
@@ -41,7 +41,7 @@ from .notebook_script import (
     replace_notebook,
 )
 from .script_block import script_blocks
-from .upgrades import allowed_upgrades
+from .upgrades import allowed_upgrades, run_both
 from .user_input import parse_package_names, parse_requirements, validate_path_string
 from .uvrunner import LineCallback, UvRunner
 
@@ -259,10 +259,12 @@ async def notebook_tree(
 
 
 async def notebook_outdated(runner: UvRunner, path: str) -> dict[str, Any]:
-    """The OutdatedReply of a locked notebook: ``uv lock --script --upgrade --dry-run`` on a
-    copy of its block and lock, so ``allowed`` is what the block's constraints allow and
-    ``installed`` the locked version. ``latest`` is null: nothing here asks the index for
-    its newest release beyond what the constraints allow."""
+    """The OutdatedReply of a locked notebook, from two uv commands on a copy of its block
+    and lock, run at once: ``uv tree --script --outdated`` (each package's newest release,
+    ``latest``) and ``uv lock --script --upgrade --dry-run`` (what the block's constraints
+    allow, ``allowed``). ``installed`` is the locked version. A package with a newer
+    release that the constraints hold back has ``allowed`` null; when the tree fails (it
+    alone asks for the newest releases), ``latest`` is null."""
     nb = await load(path)
     if nb.block is not None and nb.lock is None:
         raise Conflict(
@@ -270,13 +272,16 @@ async def notebook_outdated(runner: UvRunner, path: str) -> dict[str, Any]:
             "versions its constraints allow; lock it to see what could be upgraded."
         )
 
-    async def work(files: ScriptFiles) -> str:
-        result = await runner.lock_script(
-            files.script, cwd=files.folder, upgrade=True, dry_run=True, timeout=120
+    async def work(files: ScriptFiles) -> tuple[str, str | UvFailed]:
+        dry_run, tree = await run_both(
+            runner.lock_script(files.script, cwd=files.folder, upgrade=True, dry_run=True),
+            runner.tree_script(files.script, cwd=files.folder, outdated=True),
         )
-        return f"{result.stdout}\n{result.stderr}"
+        return f"{dry_run.stdout}\n{dry_run.stderr}", tree
 
-    allowed = allowed_upgrades(await _with_script(nb, work))
+    dry_run, tree = await _with_script(nb, work)
+    allowed = allowed_upgrades(dry_run)
+    latest = latest_versions(tree) if isinstance(tree, str) else {}
     versions = locked_versions(nb.lock or "")
     declared = (
         {canonicalize_name(Requirement(d).name) for d in nb.metadata.dependencies}
@@ -286,18 +291,18 @@ async def notebook_outdated(runner: UvRunner, path: str) -> dict[str, Any]:
     packages = [
         {
             "name": name,
-            "installed": versions.get(canonicalize_name(name), ""),
-            "latest": None,
-            "allowed": new,
-            "direct": canonicalize_name(name) in declared,
+            "installed": versions.get(name, ""),
+            "latest": latest.get(name),
+            "allowed": allowed.get(name),
+            "direct": name in declared,
         }
-        for name, new in sorted(allowed.items())
+        for name in sorted(set(allowed) | set(latest))
     ]
     return {
         "packages": packages,
         "checked_at": datetime.now(timezone.utc).isoformat(),
         "cached": False,
-        "problem": None,
+        "problem": None,  # a failed tree leaves ``latest`` unknown (null), nothing else
     }
 
 

@@ -205,7 +205,7 @@ async def outdated_packages(
     if env.kind == "project":
         if not await asyncio.to_thread(os.path.isfile, os.path.join(env.path, "uv.lock")):
             raise _no_lock(env)
-        listed, dry_run = await _both(
+        listed, dry_run = await run_both(
             runner.pip_list_outdated(env.venv, cwd=env.path),
             runner.lock_upgrade_dry_run(env.path),
         )
@@ -216,7 +216,7 @@ async def outdated_packages(
         direct = set(await asyncio.to_thread(direct_dependencies, env.path))
         own = await asyncio.to_thread(project_name, env.path)
     else:
-        listed, tree = await _both(runner.pip_list_outdated(env.venv), runner.pip_tree(env.venv))
+        listed, tree = await run_both(runner.pip_list_outdated(env.venv), runner.pip_tree(env.venv))
         if isinstance(tree, UvFailed):
             raise tree
         direct = {canonicalize_name(root["name"]) for root in parse_tree(tree)}
@@ -239,7 +239,7 @@ async def outdated_packages(
     return sorted(out, key=lambda p: p["name"]), problem
 
 
-async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U | UvFailed]:
+async def run_both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U | UvFailed]:
     """Run two uv commands at once. The first one's failure is raised (and the second is
     stopped); the second one's is returned, for the caller to weigh."""
     one = asyncio.ensure_future(first)
@@ -311,3 +311,16 @@ async def outdated_report(
     if max_age > 0 and problem is None:
         _CACHE[key] = _Answer(stamp, time.monotonic(), reply)
     return reply
+
+
+def render_outdated(packages: list[dict[str, Any]]) -> list[str]:
+    """An OutdatedReply's packages as the CLI prints them: a table with a header row."""
+    rows = [("PACKAGE", "INSTALLED", "LATEST", "ALLOWED", "DIRECT")]
+    for p in packages:
+        allowed = p["allowed"] or "(held by constraints)"
+        direct = "yes" if p["direct"] else ""
+        rows.append((p["name"], p["installed"], p["latest"] or "-", allowed, direct))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]

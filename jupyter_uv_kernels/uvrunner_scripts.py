@@ -74,13 +74,22 @@ class ScriptCommands:
         return await self.run(args, cwd=cwd, on_line=on_line, timeout=timeout)
 
     async def tree_script(
-        self, script: str, *, cwd: str, invert_package: str | None = None, timeout: float = 120
+        self,
+        script: str,
+        *,
+        cwd: str,
+        invert_package: str | None = None,
+        outdated: bool = False,
+        timeout: float = 120,
     ) -> str:
         """``uv tree --script SCRIPT`` (from ``SCRIPT.lock`` when there is one), or with
-        ``invert_package`` what requires that package. Returns uv's text."""
+        ``invert_package`` what requires that package. With ``outdated`` uv asks the index
+        and marks each package with a newer release ``(latest: vX)``. Returns uv's text."""
         args = ["tree", "--script", script]
         if invert_package:
             args += ["--invert", "--package", invert_package]
+        if outdated:
+            args.append("--outdated")
         result = await self.run(args, cwd=cwd, timeout=timeout)
         return result.stdout
 

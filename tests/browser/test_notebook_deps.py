@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,6 +162,18 @@ def test_a_juv_notebook_shows_its_dependencies_and_an_add_lands_in_its_block(
     run_command(page, "docmanager:save", {})
     expect(page.locator(".jp-Dialog")).to_have_count(0)
     assert '"idna' in script_block(notebook)
+
+    # Updates: six's newest release from the index, held back by the block's pin, and the
+    # tooltip names the notebook's block (not a pyproject.toml it does not have).
+    section(page).get_by_role("button", name="Updates", exact=True).click()
+    section(page).get_by_role("button", name="Check for updates").click()
+    six = section(page).locator('.jp-UvKernels-outdated tr[data-package="six"]')
+    expect(six.locator('[data-column="installed"]')).to_have_text("1.16.0", timeout=UV_TIMEOUT_MS)
+    expect(six.locator('[data-column="latest"]')).not_to_have_text("?")
+    held = six.locator('[data-column="allowed"] span')
+    expect(held).to_have_text("held by constraints")
+    expect(held).to_have_attribute("title", re.compile("the notebook's '# /// script' block"))
+    section(page).get_by_role("button", name="Dependencies", exact=True).click()
 
     # juv reads the notebook back and agrees (juv rewrites the file: last).
     exported = juv("export", notebook.name, cwd=notebook.parent)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from packaging.version import Version
+
 from tests.juv_notebooks import juv, juv_block, juv_notebook, lock_versions, notebook_json
 from tests.server.conftest import Api
 
@@ -69,6 +71,8 @@ async def test_given_a_notebook_when_removing_and_upgrading_then_block_and_lock_
     outdated = await api.get("notebooks", "outdated", params={"path": str(nb)}, expect=200)
     six = next(p for p in outdated.body["packages"] if p["name"] == "six")
     assert six["installed"] == "1.15.0" and six["allowed"] != "1.15.0" and six["direct"]
+    # ... and the newest release, from the index (at least what the block allows)
+    assert Version(six["latest"]) >= Version(six["allowed"]) > Version("1.15.0")
     # When six is upgraded
     op = await api.run(
         "POST",
@@ -170,3 +174,20 @@ async def test_hostile_requests_get_a_clear_4xx(api: Api, uv_root: Path, tmp_pat
     bad.write_text(json.dumps(data, indent=1))
     reply = await api.get("notebooks", "dependencies", params={"path": str(bad)}, expect=200)
     assert "command-line option" in reply.body["problem"]
+
+
+async def test_given_a_pinned_notebook_when_checking_updates_then_latest_is_shown_and_held(
+    api: Api, uv_root: Path
+) -> None:
+    # Given a locked notebook that pins an old six
+    nb = juv_notebook(uv_root / "h" / "fig.ipynb", "six==1.16.0", lock=True)
+    before = nb.read_bytes()
+    # When its updates are checked
+    reply = await api.get("notebooks", "outdated", params={"path": str(nb)}, expect=200)
+    # Then six shows the locked version and a newer release from the index, which the pin
+    # holds back (no upgrade allowed), and the notebook is untouched
+    six = next(p for p in reply.body["packages"] if p["name"] == "six")
+    assert six["installed"] == "1.16.0" and six["direct"]
+    assert Version(six["latest"]) > Version("1.16.0")
+    assert six["allowed"] is None
+    assert nb.read_bytes() == before

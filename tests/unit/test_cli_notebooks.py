@@ -34,6 +34,14 @@ def test_given_a_juv_notebook_when_edited_from_the_cli_then_juv_agrees(tmp_path:
     assert lock_versions(nb) == {"six": "1.16.0"}
     tree = run_cli("notebook", "tree", str(nb), "--root", str(root))
     assert tree.stdout.splitlines() == ["[main]", "└── six v1.16.0"]
+    # outdated: the pinned six has a newer release (uv asks the index) the pin holds back
+    table = run_cli("notebook", "outdated", str(nb), "--root", str(root))
+    assert table.returncode == 0, table.stderr
+    header, six = table.stdout.splitlines()[:2]
+    assert header.split() == ["PACKAGE", "INSTALLED", "LATEST", "ALLOWED", "DIRECT"]
+    name, installed, latest, *held = six.split()
+    assert (name, installed) == ("six", "1.16.0") and latest not in ("-", "1.16.0")
+    assert held == ["(held", "by", "constraints)", "yes"]
 
 
 def test_bad_input_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:

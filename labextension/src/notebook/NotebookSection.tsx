@@ -280,6 +280,8 @@ export function NotebookSection(props: {
           busy={busy || !canEdit}
           version={model.version}
           upgrade={packages => void run(() => model.upgrade(packages))}
+          constraints="the notebook's '# /// script' block"
+          upgradeAllTitle="uv lock --script --upgrade within the notebook's block (the notebook's lock is rewritten)"
         />
       )}
       {deps && !problem && (

@@ -1,6 +1,7 @@
 /**
  * "Check for updates" (`GET environments/{id}/outdated`): each package with a newer
- * release, what pyproject's constraints allow, an Upgrade per row and Upgrade all.
+ * release, what pyproject's constraints allow, an Upgrade per row and Upgrade all. The
+ * notebook section reuses it, with its constraints in the notebook's '# /// script' block.
  */
 import * as React from 'react';
 
@@ -15,8 +16,13 @@ export function OutdatedSection(props: {
   /** Re-check when this changes (an operation on the environment ended). */
   version: number;
   upgrade: (packages: string[]) => void;
+  /** Where the constraints live, as the messages name it (default: pyproject.toml). */
+  constraints?: string;
+  /** What Upgrade all runs, as its tooltip says (default: by the environment's kind). */
+  upgradeAllTitle?: string;
 }): JSX.Element {
   const { env, client, busy, version, upgrade } = props;
+  const constraints = props.constraints ?? 'pyproject.toml';
   const [reply, setReply] = React.useState<IOutdatedReply | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
@@ -63,9 +69,10 @@ export function OutdatedSection(props: {
           <TextButton
             aria-label={`Upgrade all packages of ${env.name}`}
             title={
-              env.kind === 'project'
+              props.upgradeAllTitle ??
+              (env.kind === 'project'
                 ? 'uv lock --upgrade within pyproject.toml, then uv sync --frozen'
-                : 'uv pip install --upgrade every installed package'
+                : 'uv pip install --upgrade every installed package')
             }
             disabled={busy || upgradable.length === 0}
             onClick={() => upgrade([])}
@@ -91,7 +98,7 @@ export function OutdatedSection(props: {
       )}
       {reply?.problem && (
         <div className="jp-UvKernels-warn" role="status" data-outdated="problem">
-          Cannot tell which upgrades pyproject.toml allows: {reply.problem}
+          Cannot tell which upgrades {constraints} allows: {reply.problem}
         </div>
       )}
       {reply && reply.packages.length === 0 && (
@@ -139,7 +146,7 @@ export function OutdatedSection(props: {
                     ) : (
                       <span
                         className="jp-UvKernels-muted"
-                        title="pyproject.toml's constraints hold it at the installed version; edit them to go further"
+                        title={`The constraints in ${constraints} hold it at the installed version; edit them to go further`}
                       >
                         held by constraints
                       </span>
