@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import Any
 
@@ -142,11 +143,27 @@ def read_notebook(path: str) -> dict[str, Any]:
     return parse_notebook(read_notebook_bytes(path), path)
 
 
-def environment_key(block: str, lock: str | None) -> str:
+#: A dependency on a path relative to the notebook: a ``[tool.uv.sources]`` entry
+#: ``{ path = "mylib" }`` (what ``juv add NB ./mylib`` writes) or ``name @ ./mylib``.
+_LOCAL_PATH = re.compile(r"""\bpath\s*=\s*["'](?![/~])|@\s*\.{1,2}/""")
+
+
+def local_paths_folder(path: str, block: str) -> str | None:
+    """The folder a block's relative paths are relative to (the notebook's real folder),
+    or None when it has none: such a block builds a different environment in each folder
+    (a colleague's clone at another path builds its own)."""
+    if _LOCAL_PATH.search(block_toml(block)) is None:
+        return None
+    return os.path.dirname(os.path.realpath(path))
+
+
+def environment_key(block: str, lock: str | None, folder: str | None = None) -> str:
     """The cache key of the environment a block (and its lock) builds: 16 hex digits.
 
     Any change to the block or the lock gives a new key, so a cached environment always
-    matches what the notebook says.
+    matches what the notebook says. ``folder`` (:func:`local_paths_folder`) is part of the
+    key when the block names paths relative to it.
     """
-    digest = hashlib.sha256(f"{ENV_FORMAT}\0{block.strip()}\0{lock or ''}".encode())
-    return digest.hexdigest()[:16]
+    text = f"{ENV_FORMAT}\0{block.strip()}\0{lock or ''}"
+    text += f"\0{folder}" if folder else ""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -66,6 +66,8 @@ DEFAULT_CACHE_MAX = 8
 #: Temporary directories in the env dir: builds in progress, and envs being removed.
 BUILDING_PREFIX = ".building-"
 REMOVING_PREFIX = ".removing-"
+#: The block's copy beside the notebook while a build exports it (relative paths only).
+LOCAL_BUILD_PREFIX = ".uv-kernels-build-"
 #: The script and lock file names inside a build dir.
 SCRIPT_FILE = "notebook.py"
 #: Requirements shorter than this are plenty; a longer one is not a requirement.
@@ -139,7 +141,9 @@ class NotebookScript:
         self.path = path
         self.block = block
         self.lock = lock
-        self.key = script_block.environment_key(block, lock)
+        #: The notebook's folder when the block names paths relative to it, else None.
+        self.folder = script_block.local_paths_folder(path, block)
+        self.key = script_block.environment_key(block, lock, self.folder)
 
     @classmethod
     def read(cls, path: str) -> NotebookScript | None:
@@ -238,20 +242,40 @@ class Build:
         self.envs = envs
         self.script = script
         self.final = env_path(envs, script.key)
+        #: Where ``uv export`` reads the block, and the folder export and install run in:
+        #: the build dir, or beside the notebook when the block names paths relative to it
+        #: (uv reads them relative to the script, and ``uv pip install`` relative to its
+        #: working directory).
+        self.export_file = ""
+        self.cwd: str | None = script.folder
         try:
             os.makedirs(envs, exist_ok=True)
             self.dir = tempfile.mkdtemp(prefix=f"{BUILDING_PREFIX}{script.key}-", dir=envs)
-            with open(self.script_file, "w", encoding="utf-8") as f:
-                f.write(script.block.rstrip("\n") + "\n")
-            if script.lock is not None:
-                with open(self.script_file + ".lock", "w", encoding="utf-8") as f:
-                    f.write(script.lock)
+            _write_script(self.script_file, script)
         except OSError as e:
+            self.discard()
             raise BuildError(
                 f"Cannot build the notebook's environment in {envs}: {e.strerror or e}.\n"
                 f"Fix: make {envs} writable, or set {ENVS_VARIABLE} "
                 "(c.UvKernels.script_env_dir) to a writable folder."
             ) from None
+        self.export_file = self.script_file
+        if script.folder is not None:
+            try:
+                fd, self.export_file = tempfile.mkstemp(
+                    prefix=LOCAL_BUILD_PREFIX, suffix=".py", dir=script.folder
+                )
+                os.close(fd)
+                _write_script(self.export_file, script)
+            except OSError as e:
+                self.discard()
+                raise BuildError(
+                    f"The notebook {script.path} names a dependency by a path relative to "
+                    f"its folder, and building its environment writes a copy of its block "
+                    f"there for a moment, which failed: {e.strerror or e}.\n"
+                    "Fix: give the path as an absolute one, or make the folder writable, "
+                    "or turn the notebook into a project."
+                ) from None
 
     @property
     def script_file(self) -> str:
@@ -284,7 +308,21 @@ class Build:
         return self.final
 
     def discard(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if getattr(self, "dir", None):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.export_file and self.script.folder is not None:
+            for leftover in (self.export_file, self.export_file + ".lock"):
+                with contextlib.suppress(OSError):
+                    os.remove(leftover)
+
+
+def _write_script(path: str, script: NotebookScript) -> None:
+    """The block as a script at ``path``, and its lock beside it (``PATH.lock``)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(script.block.rstrip("\n") + "\n")
+    if script.lock is not None:
+        with open(path + ".lock", "w", encoding="utf-8") as f:
+            f.write(script.lock)
 
 
 def _rename_into_place(built: str, final: str, envs: str) -> None:

@@ -126,13 +126,14 @@ def find_script(environ: Mapping[str, str], cwd: str) -> NotebookScript:
 
 
 if TYPE_CHECKING:
-    Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
+    #: ``run(args, cwd)``: uv ARGS in the folder ``cwd`` (None: the current one).
+    Runner = Callable[[Sequence[str], "str | None"], subprocess.CompletedProcess[str]]
 
 
 def run_uv(uv: str, progress: Callable[[str], None]) -> Runner:
     """Runs ``uv ARGS``, its stderr lines passed to ``progress`` as they come."""
 
-    def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    def run(args: Sequence[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
         progress("uv " + " ".join(args))
         err: list[str] = []
         out: list[str] = []
@@ -142,6 +143,7 @@ def run_uv(uv: str, progress: Callable[[str], None]) -> Runner:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            cwd=cwd,
             env={**os.environ, "NO_COLOR": "1"},
         ) as proc:
             assert proc.stderr is not None and proc.stdout is not None
@@ -169,8 +171,8 @@ def build(
     job = script_envs.Build(envs, script)
     try:
 
-        def step(name: str, args: list[str]) -> str:
-            result = run(args)
+        def step(name: str, args: list[str], cwd: str | None = None) -> str:
+            result = run(args, cwd)
             if result.returncode != 0:
                 raise script_envs.BuildError(
                     script_envs.failure_message(name, result.stderr, script)
@@ -180,11 +182,12 @@ def build(
         python = step("python", script_envs.python_find_args(job.script_file)).strip()
         step("venv", script_envs.venv_args(python, job.env))
         job.write_requirements(
-            step("export", script_envs.export_args(job.script_file, locked=job.locked))
+            step("export", script_envs.export_args(job.export_file, locked=job.locked), job.cwd)
         )
         step(
             "install",
             script_envs.install_args(job.env, job.requirements, compile_bytecode=compile_bytecode),
+            job.cwd,
         )
         final = job.finish()
     finally:

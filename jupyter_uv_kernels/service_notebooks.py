@@ -28,8 +28,7 @@ from .notebook_deps import (
 )
 from .notebook_script import NotebookFile, check_requires_python, dependencies_json, load_notebook
 from .operation_queue import LineCallback, Operation
-from .script_block import environment_key
-from .script_envs import env_path, is_ready
+from .script_envs import NotebookScript, env_path, is_ready
 from .service_base import ServiceBase
 
 #: The operation action of each edit (the contract's names).
@@ -49,7 +48,7 @@ def describe_notebook(nb: NotebookFile, env_root: str) -> dict[str, Any]:
     environment = None
     usable = nb.block is not None and nb.problem is None
     if usable and nb.block is not None:
-        key = environment_key(nb.block[1], nb.lock)
+        key = NotebookScript(nb.path, nb.block[1], nb.lock).key  # as the kernel start
         path = env_path(env_root, key)
         environment = {"key": key, "built": is_ready(path), "path": path}
     meta = nb.metadata if usable else None

@@ -72,11 +72,13 @@ async def build_notebook_env(
         python = (await step("python", found)).strip()
         await step("venv", await runner.notebook_env_venv(python, job.env, on_line=on_line))
         exported = await runner.notebook_env_requirements(
-            job.script_file, locked=job.locked, on_line=on_line
+            job.export_file, locked=job.locked, cwd=job.cwd, on_line=on_line
         )
         requirements = await step("export", exported)
         await asyncio.to_thread(job.write_requirements, requirements)
-        installed = await runner.notebook_env_install(job.env, job.requirements, on_line=on_line)
+        installed = await runner.notebook_env_install(
+            job.env, job.requirements, cwd=job.cwd, on_line=on_line
+        )
         await step("install", installed)
         try:
             final = await asyncio.to_thread(job.finish)

@@ -116,17 +116,28 @@ class ScriptCommands:
         return await self.run(script_envs.venv_args(python, env), on_line=on_line, check=False)
 
     async def notebook_env_requirements(
-        self, script: str, *, locked: bool, on_line: LineCallback | None = None
+        self,
+        script: str,
+        *,
+        locked: bool,
+        cwd: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> UvResult:
         """``uv export --script``: the locked versions (``--locked``), or the block resolved."""
         args = script_envs.export_args(script, locked=locked)
-        return await self.run(args, on_line=on_line, check=False)
+        return await self.run(args, cwd=cwd, on_line=on_line, check=False)
 
     async def notebook_env_install(
-        self, env: str, requirements: str, *, on_line: LineCallback | None = None
+        self,
+        env: str,
+        requirements: str,
+        *,
+        cwd: str | None = None,
+        on_line: LineCallback | None = None,
     ) -> UvResult:
-        """``uv pip install -r REQS ipykernel`` into the env being built."""
+        """``uv pip install -r REQS ipykernel`` into the env being built (in ``cwd``, where
+        a requirement's relative path starts)."""
         args = script_envs.install_args(
             env, requirements, compile_bytecode=self.config.compile_bytecode
         )
-        return await self.run(args, on_line=on_line, check=False)
+        return await self.run(args, cwd=cwd, on_line=on_line, check=False)

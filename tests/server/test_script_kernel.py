@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from jupyter_uv_kernels.kernelspecs import SCRIPT_KERNEL_NAME
+from jupyter_uv_kernels.notebook_script import load_notebook
 from jupyter_uv_kernels.script_envs import NotebookScript
+from jupyter_uv_kernels.service_notebooks import describe_notebook
+from tests.local_package import MODULE, notebook_with_local_package
 from tests.script_notebooks import SIX, read, with_block_source
 
 from .conftest import Api
@@ -108,6 +111,24 @@ async def test_given_a_juv_notebook_when_opened_with_uv_script_then_it_runs_its_
     out = await run_in_session(api, "juv/analysis.ipynb", PROBE)
     assert out.split() == [version, prefix]
     assert len(await build_operations(api)) == 1
+
+
+async def test_given_a_notebook_with_a_local_package_when_opened_then_the_kernel_imports_it(
+    api: Api, jp_root_dir: Path, envs: Path
+) -> None:
+    # Given a locked juv notebook whose block has ./mylib beside it (juv add --editable)
+    folder = jp_root_dir / "paper"
+    nb = notebook_with_local_package(folder)
+    # When JupyterLab opens it on uv-script, the server builds its env (an operation)
+    out = await run_in_session(api, "paper/fig.ipynb", f"import {MODULE}; print({MODULE}.VALUE)")
+    # Then the kernel imports the folder's package, and the build left nothing beside it
+    assert out.split() == ["one"]
+    [op] = await build_operations(api)
+    assert op["state"] == "succeeded"
+    assert sorted(p.name for p in folder.iterdir()) == ["fig.ipynb", "mylib"]
+    # ... and the panel's description calls that env built (the same key as the kernel's)
+    described = describe_notebook(load_notebook(str(nb)), str(envs))
+    assert described["environment"]["built"] is True
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +18,7 @@ from jupyter_uv_kernels import script_envs, script_launcher
 from jupyter_uv_kernels.kernel_launcher import LaunchError
 from jupyter_uv_kernels.script_block import MAX_BLOCK_BYTES, BlockError
 from tests.conftest import UV, uv
+from tests.local_package import MODULE, notebook_with_local_package, set_value
 from tests.script_notebooks import SIX, read, with_block_source
 
 BLOCK = '# /// script\n# requires-python = ">=3.10"\n# dependencies = [\n{deps}# ]\n# ///'
@@ -191,3 +194,75 @@ def test_given_more_envs_than_the_max_when_pruned_then_the_least_recently_used_g
     assert sorted(removed) == ["env1", "env2", "env3"]
     assert sorted(p.name for p in envs.iterdir()) == ["env0", "env4", "env5", "half-built"]
     assert script_envs.prune(str(envs), 0) == []  # 0 keeps them all
+
+
+# -- a package of the user's own, by a path relative to the notebook --------------------------
+
+
+def test_given_a_local_editable_package_when_started_then_the_env_uses_the_folders_source(
+    tmp_path: Path,
+) -> None:
+    # Given a locked juv notebook whose block has ./mylib, editable (juv add --editable)
+    folder = tmp_path / "work" / "paper"
+    nb = notebook_with_local_package(folder)
+    script = script_envs.NotebookScript.read(str(nb))
+    assert script is not None and script.folder == str(folder.resolve())
+    before = sorted(p.name for p in folder.iterdir())
+    envs = tmp_path / "envs"
+    # When the kernel starts
+    target = script_launcher.prepare(launch_environ(envs, nb), str(folder))
+    # Then its env imports the folder's package, and sees an edit without a rebuild
+    probe = f"import {MODULE}; print({MODULE}.VALUE, {MODULE}.__file__)"
+
+    def ask(venv: str) -> list[str]:
+        python = os.path.join(venv, "bin", "python")
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    value, where = ask(target.venv)
+    assert value == "one" and where.startswith(str(folder.resolve()))
+    set_value(folder, "two")
+    assert ask(target.venv)[0] == "two"
+    # ... and the copy of the block it exported beside the notebook is gone
+    assert sorted(p.name for p in folder.iterdir()) == before
+    # Given a colleague's clone at another path: its own env, on its own copy of mylib
+    clone = Path(shutil.copytree(folder, tmp_path / "colleague" / "paper"))
+    cloned = script_launcher.prepare(launch_environ(envs, clone / "fig.ipynb"), str(clone))
+    assert cloned.venv != target.venv
+    assert ask(cloned.venv)[1].startswith(str(clone.resolve()))
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a read-only folder")
+def test_given_a_local_package_in_a_read_only_folder_then_a_clear_error_and_nothing_left(
+    tmp_path: Path,
+) -> None:
+    # Given the notebook in a folder its user cannot write (a read-only clone); root ignores
+    # permissions, so the start runs as an unprivileged user (unshare -U)
+    folder = tmp_path / "clone"
+    nb = notebook_with_local_package(folder)
+    envs = tmp_path / "envs"
+    envs.mkdir(mode=0o777)
+    envs.chmod(0o777)
+    folder.chmod(0o555)
+    code = (
+        "import os, sys\n"
+        "from jupyter_uv_kernels import script_envs, script_launcher\n"
+        "try:\n"
+        f"    script_launcher.prepare(dict(os.environ), {str(folder)!r})\n"
+        "except script_envs.BuildError as e:\n"
+        "    print(e); sys.exit(3)\n"
+    )
+    argv = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        argv = ["unshare", "-U", *argv]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=launch_environ(envs, nb), timeout=120
+        )
+    finally:
+        folder.chmod(0o755)
+    # Then the start fails with what is wrong and the fix, and leaves nothing behind
+    assert done.returncode == 3, done.stderr
+    message = " ".join(done.stdout.split())
+    assert "by a path relative to its folder" in message and "absolute" in message, message
+    assert list(envs.iterdir()) == []
