@@ -15,13 +15,14 @@ from traitlets import Bool, Unicode
 from ._version import __version__
 from .cli_base import UvKernelCommand, _progress, common_aliases, common_flags
 from .dependency_tree import render_tree
-from .notebook_convert import make_self_contained, plan_self_contained, to_project
+from .notebook_convert import make_self_contained, plan_self_contained
 from .notebook_deps import (
     edit_notebook,
     notebook_outdated,
     notebook_tree,
     resolve_notebook,
 )
+from .notebook_project import to_project
 from .notebook_script import load_notebook
 from .service_notebooks import describe_notebook
 from .upgrades import render_outdated
@@ -226,8 +227,11 @@ class NotebookToProjectCommand(NotebookCommand):
         if self.json_output:
             print(json.dumps(result, indent=2))
             return
+        kept = f", at the {result['pinned']} versions the notebook's lock holds" * bool(
+            result["pinned"]
+        )
         print(
-            f"{result['project']} is now a uv project; `jupyter uvkernel refresh` "
+            f"{result['project']} is now a uv project{kept}; `jupyter uvkernel refresh` "
             "registers its kernel."
         )
 

@@ -1,4 +1,4 @@
-"""The conversions of issue 15: make a notebook self-contained, or turn it into a project.
+"""Make a notebook self-contained (issue 15).
 
 Self-contained: the notebook gets a PEP 723 block (juv's format, through
 :func:`notebook_deps.edit_notebook`, i.e. ``uv add --script``) listing either
@@ -18,11 +18,7 @@ Self-contained: the notebook gets a PEP 723 block (juv's format, through
 ipykernel is never added: the ``uv-script`` kernel brings its own. The environment is the
 one asked for, else the one of the kernel the notebook names in its metadata.
 
-To project: ``uv init --bare --no-workspace`` in the notebook's folder (refused when it
-already has a pyproject.toml, uv.lock or .venv), then ``uv add`` of the block's dependencies
-with its requires-python, and ``uv add --dev ipykernel``: pyproject.toml, uv.lock and .venv,
-the notebook untouched. If a step fails, what it created is removed again.
-This module never imports tornado.
+To project: :mod:`notebook_project`. This module never imports tornado.
 """
 
 from __future__ import annotations
@@ -32,7 +28,6 @@ import asyncio
 import dataclasses
 import os
 import re
-import shutil
 import sys
 from typing import Any
 
@@ -42,7 +37,7 @@ from packaging.utils import canonicalize_name
 from .catalog import EnvironmentCatalog
 from .dependency_tree import parse_tree
 from .environments import Environment, python_version_from_cfg, read_pyvenv_cfg, site_packages_dir
-from .errors import Conflict, InvalidRequest, UvKernelsError
+from .errors import Conflict, InvalidRequest
 from .kernel_launcher import Target
 from .notebook_deps import edit_notebook
 from .notebook_script import NotebookFile, load_notebook
@@ -317,67 +312,3 @@ async def make_self_contained(
     if plan.unmapped:
         message += f"; no installed package provides: {', '.join(plan.unmapped)}"
     return message + "."
-
-
-# -- turn into a project ------------------------------------------------------------------
-
-_PROJECT_FILES = ("pyproject.toml", "uv.lock", ".venv")
-
-
-def check_project_target(nb: NotebookFile, folder: str) -> None:
-    """The notebook has a usable block and its folder is not a project yet (409)."""
-    nb.require_usable()
-    if nb.block is None or nb.metadata is None:
-        raise Conflict(
-            f"{os.path.basename(nb.path)} has no inline dependencies to make a project "
-            "from; make it self-contained first."
-        )
-    for name in _PROJECT_FILES:
-        if os.path.lexists(os.path.join(folder, name)):
-            raise Conflict(
-                f"{folder} already has {name}, so it is not made a project (nothing there "
-                "is overwritten); move the notebook into a folder of its own first."
-            )
-
-
-def project_name_for(folder: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", os.path.basename(folder)).strip("-._")
-    return name or "notebook-project"
-
-
-async def to_project(
-    runner: UvRunner, path: str, *, on_line: LineCallback | None = None
-) -> dict[str, Any]:
-    """Make the notebook's folder a uv project from its block; the notebook is untouched."""
-    nb = await asyncio.to_thread(load_notebook, path)
-    folder = os.path.dirname(path)
-    await asyncio.to_thread(check_project_target, nb, folder)
-    assert nb.metadata is not None
-    try:
-        await runner.init_bare(
-            folder,
-            name=project_name_for(folder),
-            python=nb.metadata.requires_python,
-            on_line=on_line,
-        )
-        deps = [
-            d
-            for d in nb.metadata.dependencies
-            if canonicalize_name(Requirement(d).name) not in KERNEL_PACKAGES
-        ]
-        if deps:
-            await runner.add(folder, deps, on_line=on_line)
-        await runner.add(folder, ["ipykernel"], dev=True, on_line=on_line)
-    except (UvKernelsError, asyncio.CancelledError):
-        await asyncio.to_thread(_remove_project_files, folder)
-        raise
-    return {"project": folder, "kernel": None, "dependencies": deps}
-
-
-def _remove_project_files(folder: str) -> None:
-    for name in _PROJECT_FILES:
-        target = os.path.join(folder, name)
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target, ignore_errors=True)
-        elif os.path.lexists(target):
-            os.unlink(target)

@@ -14,7 +14,8 @@ text of the script's ``uv.lock`` in the notebook's metadata under ``"uv.lock"``:
 This module only finds and extracts; it uses the standard library and runs under any
 Python >= 3.8, because the ``uv-script`` kernel's launcher copies it into the kernelspec
 directory and runs it in a batch job's Python, which lacks this package and may lack
-``tomllib``. Validation (TOML, PEP 508) lives in ``notebook_script``.
+``tomllib``. :func:`validate_block` is the guard a kernel start applies before uv is given a
+block; the full validation (PEP 508, for the panel and the CLI) lives in ``notebook_script``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ MAX_BLOCK_BYTES = 64 * 1024
 #: Bumped when the environment a block builds changes for the same block and lock, so every
 #: cached environment is rebuilt.
 ENV_FORMAT = 1
+#: Requirements shorter than this are plenty; a longer one is not a requirement.
+MAX_REQUIREMENT_CHARS = 2048
+
+_QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'([^\'\n]*)\'')
 
 
 class BlockError(Exception):
@@ -167,3 +172,46 @@ def environment_key(block: str, lock: str | None, folder: str | None = None) -> 
     text = f"{ENV_FORMAT}\0{block.strip()}\0{lock or ''}"
     text += f"\0{folder}" if folder else ""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def validate_block(block: str) -> None:
+    """Refuse a block uv must not be given: bad TOML, option-shaped or multi-line
+    requirements. Raises :class:`BlockError`; nothing is installed."""
+    toml = block_toml(block)
+    for match in _QUOTED.finditer(toml):
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        _check_requirement(text.replace("\\n", "\n").replace("\\r", "\r"))
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # Python < 3.11: uv parses it and says what is wrong
+        return
+    try:
+        data = tomllib.loads(toml)
+    except ValueError as e:
+        raise BlockError(
+            f"The notebook's '# /// script' block is not valid TOML ({e}). Fix: correct it "
+            "in the first cell, or set the dependencies again in the uv panel."
+        ) from None
+    deps = data.get("dependencies", [])
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise BlockError(
+            "The '# /// script' block's dependencies must be a list of requirement strings, "
+            'like dependencies = ["xarray>=2024.1"].'
+        )
+    for dep in deps:
+        _check_requirement(dep)
+    if not isinstance(data.get("requires-python", ""), str):
+        raise BlockError("The '# /// script' block's requires-python must be a string.")
+
+
+def _check_requirement(text: str) -> None:
+    if text.lstrip().startswith("-"):
+        raise BlockError(
+            f"The '# /// script' block holds {text[:60]!r}, which is a command-line option, "
+            "not a requirement. Fix: remove it (indexes belong in [tool.uv])."
+        )
+    if any(c in text for c in "\n\r\0") or len(text) > MAX_REQUIREMENT_CHARS:
+        raise BlockError(
+            "The '# /// script' block holds a requirement with a line break or of "
+            f"{len(text)} characters. Fix: one requirement per string."
+        )

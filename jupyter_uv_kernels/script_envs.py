@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -70,10 +69,6 @@ REMOVING_PREFIX = ".removing-"
 LOCAL_BUILD_PREFIX = ".uv-kernels-build-"
 #: The script and lock file names inside a build dir.
 SCRIPT_FILE = "notebook.py"
-#: Requirements shorter than this are plenty; a longer one is not a requirement.
-MAX_REQUIREMENT_CHARS = 2048
-
-_QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'([^\'\n]*)\'')
 
 
 class BuildError(Exception):
@@ -164,49 +159,6 @@ def no_block_message(path: str) -> str:
     )
 
 
-def validate_block(block: str) -> None:
-    """Refuse a block uv must not be given: bad TOML, option-shaped or multi-line
-    requirements. Raises :class:`BlockError`; nothing is installed."""
-    toml = script_block.block_toml(block)
-    for match in _QUOTED.finditer(toml):
-        text = match.group(1) if match.group(1) is not None else match.group(2)
-        _check_requirement(text.replace("\\n", "\n").replace("\\r", "\r"))
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # Python < 3.11: uv parses it and says what is wrong
-        return
-    try:
-        data = tomllib.loads(toml)
-    except ValueError as e:
-        raise BlockError(
-            f"The notebook's '# /// script' block is not valid TOML ({e}). Fix: correct it "
-            "in the first cell, or set the dependencies again in the uv panel."
-        ) from None
-    deps = data.get("dependencies", [])
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise BlockError(
-            "The '# /// script' block's dependencies must be a list of requirement strings, "
-            'like dependencies = ["xarray>=2024.1"].'
-        )
-    for dep in deps:
-        _check_requirement(dep)
-    if not isinstance(data.get("requires-python", ""), str):
-        raise BlockError("The '# /// script' block's requires-python must be a string.")
-
-
-def _check_requirement(text: str) -> None:
-    if text.lstrip().startswith("-"):
-        raise BlockError(
-            f"The '# /// script' block holds {text[:60]!r}, which is a command-line option, "
-            "not a requirement. Fix: remove it (indexes belong in [tool.uv])."
-        )
-    if any(c in text for c in "\n\r\0") or len(text) > MAX_REQUIREMENT_CHARS:
-        raise BlockError(
-            "The '# /// script' block holds a requirement with a line break or of "
-            f"{len(text)} characters. Fix: one requirement per string."
-        )
-
-
 # -- the uv commands (argv after the uv binary) ----------------------------------------------
 
 
@@ -238,7 +190,7 @@ class Build:
     """One build's temporary dir: the script and lock, then the env, renamed at the end."""
 
     def __init__(self, envs: str, script: NotebookScript) -> None:
-        validate_block(script.block)
+        script_block.validate_block(script.block)
         self.envs = envs
         self.script = script
         self.final = env_path(envs, script.key)

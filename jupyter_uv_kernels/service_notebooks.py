@@ -15,7 +15,7 @@ import asyncio
 import os
 from typing import Any
 
-from . import notebook_convert
+from . import notebook_convert, notebook_project
 from .kernelspec_files import SCRIPT_KERNEL_NAME
 from .notebook_deps import (
     check_edit,
@@ -147,10 +147,10 @@ class NotebookRoutes(ServiceBase):
         real = await self._notebook(body.get("path"))
         folder = os.path.dirname(real)
         nb = await load(real)
-        await asyncio.to_thread(notebook_convert.check_project_target, nb, folder)
+        await asyncio.to_thread(notebook_project.check_project_target, nb, folder)
 
         async def work(op: Operation, on_line: LineCallback) -> str:
-            result = await notebook_convert.to_project(self.catalog.runner, real, on_line=on_line)
+            result = await notebook_project.to_project(self.catalog.runner, real, on_line=on_line)
             op.result.update(result)
             return f"{folder} is now a uv project with {os.path.basename(real)}'s dependencies."
 

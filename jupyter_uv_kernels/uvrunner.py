@@ -117,14 +117,18 @@ class UvRunner(ScriptCommands):
         dev: bool = False,
         requirements_file: str | None = None,
         index: tuple[str, str] | None = None,
+        constraints: str | None = None,
         on_line: LineCallback | None = None,
     ) -> UvResult:
         """``uv add``; with ``requirements_file``, ``-r FILE`` too; with ``index`` (name,
         URL), ``--index NAME=URL``: uv records it in ``[[tool.uv.index]]`` and pins every
-        package of this add to it in ``[tool.uv.sources]``."""
+        package of this add to it in ``[tool.uv.sources]``; with ``constraints``,
+        ``--constraints FILE`` (versions this resolution must take; not recorded)."""
         args = ["add", "--project", project, *self._compile()]
         if dev:
             args.append("--dev")
+        if constraints is not None:
+            args.append(f"--constraints={constraints}")
         if index is not None:
             args.append(f"--index={index[0]}={index[1]}")
         if requirements_file is not None:

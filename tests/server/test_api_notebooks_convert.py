@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import tomllib
+
 from tests.conftest import make_project, make_venv, uv
-from tests.juv_notebooks import juv_block, juv_notebook
+from tests.juv_notebooks import juv, juv_block, juv_notebook, lock_versions
 from tests.server.conftest import Api
 
 
@@ -102,3 +104,40 @@ async def test_given_a_juv_notebook_when_turned_into_a_project_then_uv_sync_froz
     # ... and a second time is refused, nothing overwritten
     reply = await api.post("notebooks", "project", body={"path": str(nb)}, expect=409)
     assert "already has pyproject.toml" in reply.body["message"]
+
+
+async def test_given_a_locked_notebook_when_turned_into_a_project_then_it_keeps_the_locked_versions(
+    api: Api, uv_root: Path
+) -> None:
+    # Given a notebook whose block allows any six >= 1.15 and whose lock holds 1.15.0
+    nb = juv_notebook(uv_root / "kept" / "fig.ipynb", "six==1.15.0", lock=True)
+    juv("add", str(nb), "six>=1.15")  # loosens the block; the lock keeps its pin
+    assert lock_versions(nb)["six"] == "1.15.0"
+    # When it is turned into a project
+    op = await api.run("POST", "notebooks", "project", body={"path": str(nb)})
+    assert op["state"] == "succeeded", op["_log"]
+    # Then the project asks for what the block asks, and locks what the notebook locked
+    folder = nb.parent
+    assert '"six>=1.15"' in (folder / "pyproject.toml").read_text()
+    locked = tomllib.loads((folder / "uv.lock").read_text())["package"]
+    assert {p["name"]: p["version"] for p in locked}["six"] == "1.15.0"
+    assert op["result"]["pinned"] >= 1
+    # ... and the constraint is not recorded: the project may upgrade later
+    assert "constraint" not in (folder / "pyproject.toml").read_text()
+
+
+async def test_given_a_stale_lock_when_turned_into_a_project_then_relock_first_and_nothing_made(
+    api: Api, uv_root: Path
+) -> None:
+    # Given a notebook whose block was edited after it was locked
+    nb = juv_notebook(uv_root / "stale" / "fig.ipynb", "six==1.16.0", lock=True)
+    data = json.loads(nb.read_text())
+    cell = data["cells"][0]
+    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    cell["source"] = source.replace("six==1.16.0", "six==1.17.0")
+    nb.write_text(json.dumps(data))
+    # When it is turned into a project, Then it fails with the fix, and nothing is made
+    op = await api.run("POST", "notebooks", "project", body={"path": str(nb)})
+    assert op["state"] == "failed", op["_log"]
+    assert "Relock it first" in op["message"], op
+    assert sorted(p.name for p in nb.parent.iterdir()) == ["fig.ipynb"]
