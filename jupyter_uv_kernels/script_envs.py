@@ -172,7 +172,10 @@ def venv_args(python: str, env: str) -> list[str]:
 
 
 def export_args(script: str, *, locked: bool) -> list[str]:
+    # --emit-index-url: the block's [[tool.uv.index]] entries reach the install as
+    # --index-url / --extra-index-url lines, so a package from a group's own index installs.
     args = ["export", "--script", script, "--no-hashes", "--no-header", "--no-annotate"]
+    args.append("--emit-index-url")
     return [*args, "--locked"] if locked else args
 
 

@@ -18,7 +18,14 @@ from jupyter_uv_kernels import script_envs, script_launcher
 from jupyter_uv_kernels.kernel_launcher import LaunchError
 from jupyter_uv_kernels.script_block import MAX_BLOCK_BYTES, BlockError
 from tests.conftest import UV, uv
-from tests.local_package import MODULE, notebook_with_local_package, set_value
+from tests.juv_notebooks import juv
+from tests.local_package import (
+    MODULE,
+    NAME,
+    notebook_with_local_package,
+    set_value,
+    simple_index,
+)
 from tests.script_notebooks import SIX, read, with_block_source
 
 BLOCK = '# /// script\n# requires-python = ">=3.10"\n# dependencies = [\n{deps}# ]\n# ///'
@@ -266,3 +273,31 @@ def test_given_a_local_package_in_a_read_only_folder_then_a_clear_error_and_noth
     message = " ".join(done.stdout.split())
     assert "by a path relative to its folder" in message and "absolute" in message, message
     assert list(envs.iterdir()) == []
+
+
+def test_given_a_block_with_its_own_index_when_built_then_the_package_comes_from_it(
+    juv_notebook: Path, tmp_path: Path
+) -> None:
+    # Given a notebook whose block takes uvk-local from the group's own index (not on PyPI)
+    index = simple_index(tmp_path / "group")
+    source = (
+        "# /// script\n"
+        '# requires-python = ">=3.10"\n'
+        f'# dependencies = ["{NAME}"]\n'
+        "#\n"
+        "# [[tool.uv.index]]\n"
+        '# name = "group"\n'
+        f'# url = "{index.as_uri()}"\n'
+        "#\n"
+        "# [tool.uv.sources]\n"
+        f'# {NAME} = {{ index = "group" }}\n'
+        "# ///"
+    )
+    nb = with_block_source(juv_notebook, source)
+    juv("lock", str(nb))
+    # When the kernel starts
+    envs = tmp_path / "envs"
+    target = script_launcher.prepare(launch_environ(envs, nb), str(nb.parent))
+    # Then the env has it, from that index, beside ipykernel from the default one
+    packages = installed(target.venv)
+    assert packages[NAME] == "1.0" and "ipykernel" in packages
