@@ -4,18 +4,16 @@
  */
 import * as React from 'react';
 
-import { failureSummary } from '../operations';
-import { IEnvironment, IIndex, IPackageSource, ITrackedOperation } from '../tokens';
-import { parseRequirements } from '../validate';
-import { InlineError, IPanelModels, refusal, TextButton, whenFinished } from './common';
+import { IEnvironment, IIndex, IPackageSource } from '../tokens';
+import { InlineError, IPanelModels, TextButton } from './common';
 import { IndexSelect } from './IndexSelect';
+import {
+  IShownError,
+  RequirementsInput,
+  runWithInlineErrors,
+  sendTyped
+} from './RequirementsInput';
 import { folderOf, pickRootFile } from './RootFilePicker';
-
-/** An error next to the box: the message, and the full text for the tooltip. */
-interface IShownError {
-  message: string;
-  title?: string;
-}
 
 /** Where a requirements file for this environment is most likely: next to it. */
 export function pickerStart(env: IEnvironment): string {
@@ -51,41 +49,16 @@ export function AddPackagesBox(props: {
 
   /** Start the add and report a refusal at once, or a failure when it ends. */
   const run = async (packages: string[], source: IPackageSource): Promise<boolean> => {
-    setError(null);
-    let tracked: ITrackedOperation;
-    try {
-      tracked = await models.actions.addPackages(env, packages, source);
-    } catch (e) {
-      setError({ message: refusal(e).message });
-      return false;
-    }
-    const done = await whenFinished(models.operations, tracked);
-    if (done.operation.state === 'failed') {
-      setError({
-        message: `${done.label} failed: ${failureSummary(done)}`,
-        title: done.operation.message ?? undefined
-      });
-    }
-    return done.operation.state === 'succeeded';
+    const done = await runWithInlineErrors(
+      models.operations,
+      () => models.actions.addPackages(env, packages, source),
+      setError
+    );
+    return done?.operation.state === 'succeeded';
   };
 
-  const addTyped = async (): Promise<void> => {
-    const parsed = parseRequirements(text);
-    if (parsed.errors.length) {
-      setError({ message: parsed.errors.join(' ') });
-      return;
-    }
-    if (!parsed.requirements.length) {
-      setError({ message: 'Type one or more requirements, e.g. numpy xarray>=2024.1' });
-      return;
-    }
-    const sent = text;
-    const ok = await run(parsed.requirements, { index: chosenIndex || null });
-    // The text stays until the packages are in, so a typo can be fixed and sent again.
-    if (ok) {
-      setText(current => (current === sent ? '' : current));
-    }
-  };
+  const addTyped = (): Promise<void> =>
+    sendTyped(text, packages => run(packages, { index: chosenIndex || null }), setError, setText);
 
   const addFromFile = async (): Promise<void> => {
     const file = await pickRootFile({
@@ -113,31 +86,18 @@ export function AddPackagesBox(props: {
       <label htmlFor={inputId} className="jp-UvKernels-label">
         Add packages
       </label>
-      <div className="jp-UvKernels-row">
-        <input
-          id={inputId}
-          className="jp-UvKernels-input"
-          type="text"
-          value={text}
-          placeholder="numpy xarray>=2024.1"
-          aria-label={`Add packages to ${env.name}`}
-          aria-invalid={error !== null}
-          aria-describedby={error ? errorId : undefined}
-          spellCheck={false}
-          onChange={event => {
-            setText(event.target.value);
-            setError(null);
-          }}
-        />
-        <TextButton
-          accept
-          type="submit"
-          aria-label={`Add the packages to ${env.name}`}
-          disabled={busy || !text.trim()}
-        >
-          Add
-        </TextButton>
-      </div>
+      <RequirementsInput
+        id={inputId}
+        errorId={errorId}
+        target={env.name}
+        text={text}
+        onText={value => {
+          setText(value);
+          setError(null);
+        }}
+        error={error !== null}
+        busy={busy}
+      />
       <div className="jp-UvKernels-row jp-UvKernels-add-sources">
         <TextButton
           title={

@@ -1,7 +1,6 @@
 import * as React from 'react';
 
 import { errorMessage } from '../api';
-import { failureSummary } from '../operations';
 import { FIX_LABELS, panelProblem } from '../problems';
 import { IEnvironment, IEnvironmentDetails, IPackage, ITrackedOperation } from '../tokens';
 import {
@@ -11,9 +10,9 @@ import {
   lacksKernel,
   refusal,
   TextButton,
-  useSignals,
-  whenFinished
+  useSignals
 } from './common';
+import { IShownError, runWithInlineErrors } from './RequirementsInput';
 import { limitPackages, PACKAGE_PAGE } from '../view/format';
 import { Checks } from './Checks';
 import { PackageList } from './PackageList';
@@ -29,39 +28,6 @@ interface IProps {
   extraFacts?: React.ReactNode;
   /** More buttons on each package row (the view adds Upgrade and "Why?"). */
   packageActions?: (pkg: IPackage, removable: boolean) => React.ReactNode;
-}
-
-/** An error next to what caused it: the message, and the full text for the tooltip. */
-interface IShownError {
-  message: string;
-  title?: string;
-}
-
-/**
- * Start an operation and report, through `onError`, a refusal at once or a failure when
- * it ends. Resolves with the finished operation, or null when the server refused it.
- */
-export async function runWithInlineErrors(
-  models: IPanelModels,
-  start: () => Promise<ITrackedOperation>,
-  onError: (error: IShownError | null) => void
-): Promise<ITrackedOperation | null> {
-  onError(null);
-  let tracked: ITrackedOperation;
-  try {
-    tracked = await start();
-  } catch (error) {
-    onError({ message: refusal(error).message });
-    return null;
-  }
-  const done = await whenFinished(models.operations, tracked);
-  if (done.operation.state === 'failed') {
-    onError({
-      message: `${done.label} failed: ${failureSummary(done)}`,
-      title: done.operation.message ?? undefined
-    });
-  }
-  return done;
 }
 
 /**
@@ -116,7 +82,7 @@ export function EnvironmentDetail(props: IProps): JSX.Element {
   const noKernel = lacksKernel(env);
 
   const run = (start: () => Promise<ITrackedOperation>): void => {
-    void runWithInlineErrors(models, start, setActionError);
+    void runWithInlineErrors(operations, start, setActionError);
   };
 
   const unregister = async (): Promise<void> => {

@@ -4,10 +4,14 @@
  */
 import * as React from 'react';
 
-import { InlineError, refusal, TextButton, useSignals, whenFinished } from '../components/common';
-import { failureSummary } from '../operations';
+import { InlineError, TextButton, useSignals } from '../components/common';
+import {
+  IShownError,
+  RequirementsInput,
+  runWithInlineErrors,
+  sendTyped
+} from '../components/RequirementsInput';
 import { IEnvironment, IOperationsModel, ITrackedOperation } from '../tokens';
-import { parseRequirements } from '../validate';
 import { OutdatedSection } from '../view/OutdatedSection';
 import { TreeSection } from '../view/TreeSection';
 import { NotebookViewClient } from './api';
@@ -48,28 +52,6 @@ function asEnvironment(path: string): IEnvironment {
   };
 }
 
-/** Run an operation; a refusal or a failure comes back as the message to show. */
-async function runShown(
-  operations: IOperationsModel,
-  start: () => Promise<ITrackedOperation>
-): Promise<{ ok: boolean; error: string | null; title?: string }> {
-  let tracked: ITrackedOperation;
-  try {
-    tracked = await start();
-  } catch (e) {
-    return { ok: false, error: refusal(e).message };
-  }
-  const done = await whenFinished(operations, tracked);
-  if (done.operation.state === 'failed') {
-    return {
-      ok: false,
-      error: `${done.label} failed: ${failureSummary(done)}`,
-      title: done.operation.message ?? undefined
-    };
-  }
-  return { ok: done.operation.state === 'succeeded', error: null };
-}
-
 export function NotebookSection(props: {
   model: NotebookDepsModel;
   operations: IOperationsModel;
@@ -79,7 +61,7 @@ export function NotebookSection(props: {
   const { model, operations, viewClient, actions } = props;
   useSignals(model.changed, operations.operationChanged);
   const [text, setText] = React.useState('');
-  const [error, setError] = React.useState<{ message: string; title?: string } | null>(null);
+  const [error, setError] = React.useState<IShownError | null>(null);
   const [tab, setTab] = React.useState<Tab>('dependencies');
   const [why, setWhy] = React.useState<string | null>(null);
   const path = model.path;
@@ -103,29 +85,12 @@ export function NotebookSection(props: {
   const name = fileName(path);
 
   const run = async (start: () => Promise<ITrackedOperation>): Promise<boolean> => {
-    setError(null);
-    const shown = await runShown(operations, start);
-    if (shown.error) {
-      setError({ message: shown.error, title: shown.title });
-    }
-    return shown.ok;
+    const done = await runWithInlineErrors(operations, start, setError);
+    return done?.operation.state === 'succeeded';
   };
 
-  const addTyped = async (): Promise<void> => {
-    const parsed = parseRequirements(text);
-    if (parsed.errors.length) {
-      setError({ message: parsed.errors.join(' ') });
-      return;
-    }
-    if (!parsed.requirements.length) {
-      setError({ message: 'Type one or more requirements, e.g. numpy xarray>=2024.1' });
-      return;
-    }
-    const sent = text;
-    if (await run(() => model.add(parsed.requirements))) {
-      setText(current => (current === sent ? '' : current));
-    }
-  };
+  const addTyped = (): Promise<void> =>
+    sendTyped(text, packages => run(() => model.add(packages)), setError, setText);
 
   const remove = async (dep: string): Promise<void> => {
     const ok = await actions.confirm(
@@ -295,32 +260,19 @@ export function NotebookSection(props: {
           <label htmlFor={inputId} className="jp-UvKernels-label">
             {deps.self_contained ? 'Add packages' : 'Add packages to the notebook itself'}
           </label>
-          <div className="jp-UvKernels-row">
-            <input
-              id={inputId}
-              className="jp-UvKernels-input"
-              type="text"
-              value={text}
-              placeholder="numpy xarray>=2024.1"
-              aria-label={`Add packages to ${name}`}
-              aria-invalid={error !== null}
-              aria-describedby={error ? errorId : undefined}
-              spellCheck={false}
-              onChange={event => {
-                setText(event.target.value);
-                setError(null);
-              }}
-            />
-            <TextButton
-              accept
-              type="submit"
-              aria-label={`Add the packages to ${name}`}
-              title="uv add --script: into the notebook's PEP 723 block (created if missing), relocked if it is locked"
-              disabled={busy || !text.trim()}
-            >
-              Add
-            </TextButton>
-          </div>
+          <RequirementsInput
+            id={inputId}
+            errorId={errorId}
+            target={name}
+            text={text}
+            onText={value => {
+              setText(value);
+              setError(null);
+            }}
+            error={error !== null}
+            busy={busy}
+            title="uv add --script: into the notebook's PEP 723 block (created if missing), relocked if it is locked"
+          />
         </form>
       )}
       {error && <InlineError id={errorId} message={error.message} title={error.title} />}

@@ -18,7 +18,8 @@ import {
   TextButton,
   useSignals
 } from '../components/common';
-import { EnvironmentDetail, runWithInlineErrors } from '../components/EnvironmentDetail';
+import { EnvironmentDetail } from '../components/EnvironmentDetail';
+import { runWithInlineErrors } from '../components/RequirementsInput';
 import { OperationList } from '../components/OperationList';
 import { concerns } from '../operations';
 import { IEnvironment, IPackage, ISizeReply, ITrackedOperation } from '../tokens';
@@ -182,7 +183,7 @@ export function EnvironmentView(props: IViewProps): JSX.Element {
 
   const upgrade = (packages: string[]): void => {
     void runWithInlineErrors(
-      models,
+      operations,
       () => actions.upgrade(env, packages),
       e => setUpgradeError(e ? e.message : null)
     );
