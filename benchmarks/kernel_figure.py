@@ -17,52 +17,24 @@ stops when the kernel answers ``kernel_info`` (``wait_for_ready``).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import shutil
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.provisioning.factory import KernelProvisionerFactory
+from kernel_timing import kernel_environment, start_to_ready, take_turns
 from measure import LE, Row, X, median, seconds
-from servers import VENV_BIN
 from traitlets.config import Config
 from trees import UV, UV_CACHE
 
 from jupyter_uv_kernels.environments import inspect_environment, venv_interpreter
 from jupyter_uv_kernels.kernelspecs import KernelspecReconciler
-from jupyter_uv_kernels.provisioner import PROVISIONER_NAME, UvProvisioner
+from jupyter_uv_kernels.provisioner import PROVISIONER_NAME
 
 #: jupyter_client's own default provisioner (a stock server's).
 LOCAL_PROVISIONER = "local-provisioner"
-
-
-async def _start_to_ready(
-    ksm: KernelSpecManager, name: str, provisioner: str, config: Config
-) -> float:
-    # What the server extension does once at start-up (jupyter_uv_kernels/app.py); set before
-    # every start here because the sides alternate between our default and the stock one.
-    KernelProvisionerFactory.instance().default_provisioner_name = provisioner
-    km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm, config=config)
-    started = time.perf_counter()
-    await km.start_kernel()
-    if isinstance(km.provisioner, UvProvisioner) != (provisioner == PROVISIONER_NAME):
-        await km.shutdown_kernel(now=True)
-        raise RuntimeError(f"{name} started with {type(km.provisioner).__name__}")
-    kc = km.client()
-    kc.start_channels()
-    try:
-        await kc.wait_for_ready(timeout=120)
-        elapsed = time.perf_counter() - started
-    finally:
-        kc.stop_channels()
-        await km.shutdown_kernel(now=True)
-    return elapsed
 
 
 def _settings(sync_on_start: str) -> Config:
@@ -73,63 +45,10 @@ def _settings(sync_on_start: str) -> Config:
 
 def figure_d(project: str, runs: int, log: Callable[[str], None]) -> list[Row]:
     kernels = Path(tempfile.mkdtemp(prefix="uvk-bench-kernels-"))
-    saved = {k: os.environ.get(k) for k in ("UV_CACHE_DIR", "PATH", "JUPYTER_RUNTIME_DIR")}
-    os.environ["UV_CACHE_DIR"] = str(UV_CACHE)
-    os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), saved["PATH"] or os.defpath])
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(kernels / "runtime")
-    factory = KernelProvisionerFactory.instance()
-    saved_default = factory.default_provisioner_name
     try:
-        env = inspect_environment(project, "project")
-        if env.status != "ready" or not env.venv:
-            raise RuntimeError(f"the kernel project is {env.status}: {env.problem}")
-        uv_name = KernelspecReconciler(kernels, search_dirs=[]).register(env)
-        spec = json.loads((kernels / uv_name / "kernel.json").read_text())
-        if "kernel_provisioner" in spec.get("metadata", {}):
-            raise RuntimeError(f"{uv_name} names a provisioner: not the spec format measured here")
-        plain = kernels / "plain"
-        plain.mkdir()
-        (plain / "kernel.json").write_text(
-            json.dumps(
-                {
-                    "argv": [
-                        venv_interpreter(env.venv),
-                        "-m",
-                        "ipykernel_launcher",
-                        "-f",
-                        "{connection_file}",
-                    ],
-                    "display_name": "plain",
-                    "language": "python",
-                    "metadata": {"debugger": True},
-                }
-            )
-        )
-        ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
-        sides = {
-            "check": (uv_name, PROVISIONER_NAME, _settings("check")),
-            "never": (uv_name, PROVISIONER_NAME, _settings("never")),
-            "launcher": (uv_name, LOCAL_PROVISIONER, _settings("never")),
-            "plain": ("plain", LOCAL_PROVISIONER, _settings("never")),
-        }
-
-        async def measure() -> dict[str, list[float]]:
-            times: dict[str, list[float]] = {k: [] for k in sides}
-            for i in range(runs + 1):  # the first round is the warm-up
-                for key, (name, provisioner, config) in sides.items():
-                    elapsed = await _start_to_ready(ksm, name, provisioner, config)
-                    if i > 0:
-                        times[key].append(elapsed)
-            return times
-
-        times = asyncio.run(measure())
+        with kernel_environment(kernels / "runtime"):
+            times = _measure_d(project, kernels, runs)
     finally:
-        factory.default_provisioner_name = saved_default
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         shutil.rmtree(kernels, ignore_errors=True)
     o, n, t = median(times["check"]), median(times["never"]), median(times["plain"])
     lo = median(times["launcher"])
@@ -173,3 +92,43 @@ def figure_d(project: str, runs: int, log: Callable[[str], None]) -> list[Row]:
             runs,
         ),
     ]
+
+
+def _measure_d(project: str, kernels: Path, runs: int) -> dict[str, list[float]]:
+    env = inspect_environment(project, "project")
+    if env.status != "ready" or not env.venv:
+        raise RuntimeError(f"the kernel project is {env.status}: {env.problem}")
+    uv_name = KernelspecReconciler(kernels, search_dirs=[]).register(env)
+    spec = json.loads((kernels / uv_name / "kernel.json").read_text())
+    if "kernel_provisioner" in spec.get("metadata", {}):
+        raise RuntimeError(f"{uv_name} names a provisioner: not the spec format measured here")
+    plain = kernels / "plain"
+    plain.mkdir()
+    (plain / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    venv_interpreter(env.venv),
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "plain",
+                "language": "python",
+                "metadata": {"debugger": True},
+            }
+        )
+    )
+    ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
+    sides = {
+        "check": (uv_name, PROVISIONER_NAME, _settings("check")),
+        "never": (uv_name, PROVISIONER_NAME, _settings("never")),
+        "launcher": (uv_name, LOCAL_PROVISIONER, _settings("never")),
+        "plain": ("plain", LOCAL_PROVISIONER, _settings("never")),
+    }
+
+    def start(name: str, provisioner: str, config: Config) -> Callable[[], Awaitable[float]]:
+        return lambda: start_to_ready(ksm, name, config, provisioner=provisioner)
+
+    return take_turns({k: start(*side) for k, side in sides.items()}, runs)

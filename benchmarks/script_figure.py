@@ -14,27 +14,22 @@ compiled, like the kernel project's. The project side runs with the default
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.provisioning.factory import KernelProvisionerFactory
+from kernel_timing import kernel_environment, start_to_ready, take_turns
 from measure import LE, Row, X, median, seconds
-from servers import VENV_BIN
 from traitlets.config import Config
 from trees import UV, UV_CACHE
 
 from jupyter_uv_kernels.environments import inspect_environment
 from jupyter_uv_kernels.kernelspecs import SCRIPT_KERNEL_NAME, KernelspecReconciler
-from jupyter_uv_kernels.provisioner import PROVISIONER_NAME, UvProvisioner
 
 BLOCK = (
     '# /// script\n# requires-python = ">=3.10"\n'
@@ -65,72 +60,12 @@ def juv_notebook(folder: Path) -> Path:
     return path
 
 
-async def _start_to_ready(
-    ksm: KernelSpecManager, name: str, config: Config, cwd: str, notebook: str
-) -> float:
-    KernelProvisionerFactory.instance().default_provisioner_name = PROVISIONER_NAME
-    km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm, config=config)
-    started = time.perf_counter()
-    await km.start_kernel(cwd=cwd, env={**os.environ, "JPY_SESSION_NAME": notebook})
-    if not isinstance(km.provisioner, UvProvisioner):
-        await km.shutdown_kernel(now=True)
-        raise RuntimeError(f"{name} started with {type(km.provisioner).__name__}")
-    kc = km.client()
-    kc.start_channels()
-    try:
-        await kc.wait_for_ready(timeout=600)
-        elapsed = time.perf_counter() - started
-    finally:
-        kc.stop_channels()
-        await km.shutdown_kernel(now=True)
-    return elapsed
-
-
 def figure_script(project: str, runs: int, log: Callable[[str], None]) -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="uvk-bench-script-"))
-    kernels = work / "kernels"
-    saved = {k: os.environ.get(k) for k in ("UV_CACHE_DIR", "PATH", "JUPYTER_RUNTIME_DIR")}
-    os.environ["UV_CACHE_DIR"] = str(UV_CACHE)
-    os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), saved["PATH"] or os.defpath])
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
-    factory = KernelProvisionerFactory.instance()
-    saved_default = factory.default_provisioner_name
     try:
-        env = inspect_environment(project, "project")
-        if env.status != "ready" or not env.venv:
-            raise RuntimeError(f"the kernel project is {env.status}: {env.problem}")
-        KernelspecReconciler(kernels, search_dirs=[]).reconcile([env])
-        project_kernel = str(env.kernel)
-        notebook = juv_notebook(work / "notebooks")
-        settings = {"uv": UV, "uv_cache_dir": str(UV_CACHE), "script_env_dir": str(work / "envs")}
-        config = Config({"UvKernels": settings})
-        never = Config({"UvKernels": {**settings, "sync_on_start": "never"}})
-        ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
-        sides = {
-            "script": (SCRIPT_KERNEL_NAME, str(notebook.parent), config),
-            "project": (project_kernel, project, config),
-            "never": (project_kernel, project, never),
-        }
-
-        async def measure() -> dict[str, list[float]]:
-            times: dict[str, list[float]] = {k: [] for k in sides}
-            for i in range(runs + 1):  # the first round is the warm-up (and the build)
-                for key, (name, cwd, settings) in sides.items():
-                    elapsed = await _start_to_ready(ksm, name, settings, cwd, str(notebook))
-                    if i == 0 and key == "script":
-                        log(f"   uv-script first start (builds the env): {seconds(elapsed)}")
-                    if i > 0:
-                        times[key].append(elapsed)
-            return times
-
-        times = asyncio.run(measure())
+        with kernel_environment(work / "runtime"):
+            times = _measure_script(project, work, runs, log)
     finally:
-        factory.default_provisioner_name = saved_default
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         shutil.rmtree(work, ignore_errors=True)
     ours, theirs = median(times["script"]), median(times["project"])
     bare = median(times["never"])
@@ -160,3 +95,36 @@ def figure_script(project: str, runs: int, log: Callable[[str], None]) -> list[R
             runs,
         ),
     ]
+
+
+def _measure_script(
+    project: str, work: Path, runs: int, log: Callable[[str], None]
+) -> dict[str, list[float]]:
+    kernels = work / "kernels"
+    env = inspect_environment(project, "project")
+    if env.status != "ready" or not env.venv:
+        raise RuntimeError(f"the kernel project is {env.status}: {env.problem}")
+    KernelspecReconciler(kernels, search_dirs=[]).reconcile([env])
+    project_kernel = str(env.kernel)
+    notebook = juv_notebook(work / "notebooks")
+    settings = {"uv": UV, "uv_cache_dir": str(UV_CACHE), "script_env_dir": str(work / "envs")}
+    config = Config({"UvKernels": settings})
+    never = Config({"UvKernels": {**settings, "sync_on_start": "never"}})
+    ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
+    # JupyterLab names the notebook to the kernel (JPY_SESSION_NAME); the first start of
+    # uv-script builds its env, hence the long timeout.
+    session = {**os.environ, "JPY_SESSION_NAME": str(notebook)}
+
+    def start(name: str, cwd: str, config: Config) -> Callable[[], Awaitable[float]]:
+        return lambda: start_to_ready(ksm, name, config, cwd=cwd, env=session, timeout=600)
+
+    def warm_up(key: str, elapsed: float) -> None:
+        if key == "script":
+            log(f"   uv-script first start (builds the env): {seconds(elapsed)}")
+
+    sides = {
+        "script": start(SCRIPT_KERNEL_NAME, str(notebook.parent), config),
+        "project": start(project_kernel, project, config),
+        "never": start(project_kernel, project, never),
+    }
+    return take_turns(sides, runs, warm_up)
