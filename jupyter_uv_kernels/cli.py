@@ -12,7 +12,7 @@ from collections.abc import Generator
 from jupyter_core.application import JupyterApp
 
 from ._version import __version__
-from .cli_add import AddCommand
+from .cli_add import AddCommand, UninstallCommand
 from .cli_checks import CheckCommand, DoctorCommand
 from .cli_environments import (
     CreateCommand,
@@ -45,6 +45,7 @@ class UvKernelApp(JupyterApp):
         "refresh": (RefreshCommand, "Scan the roots and reconcile the kernels."),
         "create": (CreateCommand, "Create a uv project or venv with a kernel."),
         "add": (AddCommand, "Add packages (or -r FILE) to a project or venv."),
+        "uninstall": (UninstallCommand, "Remove packages (uv remove / uv pip uninstall)."),
         "sync": (SyncCommand, "uv sync --frozen a project (or --check it)."),
         "upgrade": (UpgradeCommand, "Upgrade packages (uv lock --upgrade-package + sync)."),
         "outdated": (OutdatedCommand, "Packages with a newer release, and what is allowed."),

@@ -1,17 +1,19 @@
 """``jupyter uvkernel add``: packages into a project (``uv add``) or a venv (``uv pip
 install``), from the command line, a requirements file (``-r FILE``) or both, optionally
 from a named index (``--index NAME``). The same domain call as ``POST
-environments/{id}/packages``."""
+environments/{id}/packages``. And ``jupyter uvkernel uninstall``, its reverse (``uv
+remove`` / ``uv pip uninstall``), the domain call of ``DELETE
+environments/{id}/packages/{name}``."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 from .catalog import EnvironmentCatalog, parse_requirements
-from .cli_base import UvKernelCommand, _progress, common_aliases
+from .cli_base import UvKernelCommand, _progress, common_aliases, common_flags
 from .errors import OutsideRoots
 
 REQUIREMENTS_HELP = """A requirements file (*.txt, *.in; a pylock.toml for venvs) inside the
@@ -85,3 +87,31 @@ class AddCommand(UvKernelCommand):
         if env.gets_kernel:
             catalog.register(env)
         print(f"Added {what} to {env.kind} {env.path}: {env.status}")
+
+
+class UninstallCommand(UvKernelCommand):
+    name = "jupyter-uvkernel-uninstall"
+    description = """Remove packages from a uv project (`uv remove`, from whichever group
+    lists them; undone if it fails) or a venv (`uv pip uninstall`; refused while other
+    installed packages need them, unless --force)."""
+    examples = """
+    jupyter uvkernel uninstall /glade/work/$USER/analysis netcdf4
+    jupyter uvkernel uninstall ./venvs/py312 requests --force
+    """
+    max_positionals = None
+    takes_packages = True
+    force = Bool(False, help="venvs: uninstall even when other packages need it.").tag(config=True)
+    flags = {
+        **common_flags,
+        "force": ({"UninstallCommand": {"force": True}}, "Uninstall even when needed (venvs)."),
+    }
+
+    def execute(self) -> None:
+        if len(self.extra_args) < 2:
+            self.fail("expected PATH PKG [PKG …]: see --help")
+        path, *packages = self.extra_args
+        catalog = self._catalog()
+        env = self.inspect_path(catalog, path)
+        print(f"Removing {', '.join(packages)} from {env.path}…", file=sys.stderr)
+        env = self.run(catalog.remove_packages(env, packages, force=self.force, on_line=_progress))
+        print(f"Removed {', '.join(packages)} from {env.kind} {env.path}: {env.status}")

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.conftest import in_sync, make_project, project_files, uv
+from tests.conftest import in_sync, make_project, make_venv, project_files, uv
 
 from .conftest import run_cli
 
@@ -89,3 +89,33 @@ def test_given_a_requirements_file_when_a_venv_is_created_then_it_is_installed_a
     proc = run_cli("create", str(root / "p"), "-r", str(root / "nested.txt"), "--root", str(root))
     assert proc.returncode == 2 and "nested.txt line 1" in proc.stderr
     assert not (root / "p").exists()
+
+
+def test_given_a_project_and_a_venv_when_packages_are_uninstalled_then_uv_removes_them(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    # A project: uv remove takes six out of pyproject.toml, the lock and the venv
+    project = make_project(root / "proj", "six", "idna")
+    proc = run_cli("uninstall", str(project), "six", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    with open(project / "pyproject.toml", "rb") as f:
+        deps = tomllib.load(f)["project"]["dependencies"]
+    assert not any(d.startswith("six") for d in deps) and any(d.startswith("idna") for d in deps)
+    assert "six" not in installed(project / ".venv") and in_sync(project)
+    # A venv: a package another one needs is refused with the reason and stays, then --force
+    venv = make_venv(root / "venv", "requests")
+    refused = run_cli("uninstall", str(venv), "idna", "--root", str(root))
+    assert refused.returncode != 0
+    assert "required by requests" in refused.stderr and "force" in refused.stderr
+    assert "idna" in installed(venv)
+    proc = run_cli("uninstall", str(venv), "idna", "--force", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert "idna" not in installed(venv) and "requests" in installed(venv)
+    # A package the project does not list: one line, nothing changed
+    before = (project / "pyproject.toml").read_bytes()
+    missing = run_cli("uninstall", str(project), "numpy", "--root", str(root))
+    error = missing.stderr.strip().splitlines()[-1]
+    assert missing.returncode == 2 and error.startswith("jupyter uvkernel uninstall: error:")
+    assert "numpy is not a dependency" in error and "Traceback" not in missing.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
