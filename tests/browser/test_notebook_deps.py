@@ -131,9 +131,17 @@ def test_a_juv_notebook_shows_its_dependencies_and_an_add_lands_in_its_block(
     expect(body.locator("[data-summary]")).to_contain_text("Python >=3.11")
     expect(body.locator("[data-summary]")).to_contain_text("locked")
     expect(dep_row(page, "six").locator('[data-column="locked"]')).to_have_text("1.16.0")
-    expect(
-        section(page).get_by_role("button", name="Use this notebook's dependencies")
-    ).to_be_visible()
+    one_click = section(page).get_by_role("button", name="Use this notebook's dependencies")
+    expect(one_click).to_be_visible()
+    # ... and in a narrow sidebar (as on a laptop) its label wraps and is shown whole
+    box = one_click.evaluate_handle("b => b.closest('.jp-UvKernels-notebook-oneclick')")
+    box.evaluate("e => { e.style.width = '200px'; }")
+    sizes = one_click.evaluate(
+        "b => [b.scrollHeight, b.clientHeight, b.scrollWidth, b.clientWidth]"
+    )
+    box.evaluate("e => { e.style.width = ''; }")
+    assert sizes[1] > 30, sizes  # two lines
+    assert sizes[0] <= sizes[1] + 1 and sizes[2] <= sizes[3] + 1, sizes  # none of them cut
     assert not label_in_name_violations(page, "#jp-uv-kernels .jp-UvKernels-notebook-section")
     # docs/notebook-deps.png: the section with room to show itself (the other sections
     # folded), beside the notebook.
