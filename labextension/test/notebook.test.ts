@@ -213,7 +213,7 @@ function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
   });
 }
 
-test('an add saves first, runs as an operation, then re-reads and reports the edit', async () => {
+test('an add saves first, runs as an operation, reads the document back, then shows it', async () => {
   const before = deps();
   const after = deps({
     dependencies: [
@@ -234,6 +234,10 @@ test('an add saves first, runs as an operation, then re-reads and reports the ed
     operations,
     beforeEdit: async path => {
       order.push(`save ${path}`);
+    },
+    // The document is read back before the section shows the new dependencies.
+    afterEdit: async edit => {
+      order.push(`read back ${edit.path}: ${model.dependencies?.dependencies.length} shown`);
     }
   });
   model.path = 'demo/fig.ipynb';
@@ -256,7 +260,7 @@ test('an add saves first, runs as an operation, then re-reads and reports the ed
   model.edited.connect((_, edit) => edits.push(edit));
   const tracked = await model.add(['idna'], '>=3.11');
   assert.equal(tracked.label, 'Add idna to fig.ipynb');
-  assert.deepEqual(order, ['save demo/fig.ipynb', 'post']);
+  assert.deepEqual(order.slice(0, 2), ['save demo/fig.ipynb', 'post']);
   const posted = server.calls.find(c => c.body !== undefined)!;
   assert.deepEqual(posted.body, {
     path: 'demo/fig.ipynb',
@@ -265,6 +269,7 @@ test('an add saves first, runs as an operation, then re-reads and reports the ed
     requires_python: '>=3.11'
   });
   await until(() => edits.length === 1 && model.dependencies?.dependencies.length === 3);
+  assert.deepEqual(order, ['save demo/fig.ipynb', 'post', 'read back demo/fig.ipynb: 2 shown']);
   assert.equal(edits[0].action, 'add');
   assert.equal(edits[0].tracked.operation.state, 'succeeded');
   assert.equal(model.version, 1);

@@ -157,6 +157,14 @@ def test_a_juv_notebook_shows_its_dependencies_and_an_add_lands_in_its_block(
     section(page).get_by_label(f"Add packages to {Path(NOTEBOOK).name}").fill("idna")
     section(page).get_by_role("button", name=f"Add the packages to {Path(NOTEBOOK).name}").click()
     expect(dep_row(page, "idna")).to_be_visible(timeout=UV_TIMEOUT_MS)
+    # ... and by the time the section shows it, the open document has it too (read back
+    # first), so a save from then on (the user's, or autosave) cannot drop it
+    open_block = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.context.model.toJSON().cells"
+        ".map(c => Array.isArray(c.source) ? c.source.join('') : c.source)"
+        ".find(s => s.includes('# /// script'))"
+    )
+    assert '"idna' in open_block, open_block
     expect(dep_row(page, "idna").locator('[data-column="locked"]')).not_to_have_text(
         "not in the lock"
     )

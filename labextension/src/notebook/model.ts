@@ -34,6 +34,12 @@ export namespace NotebookDepsModel {
     operations: IOperationsModel;
     /** Before an edit: e.g. save the open notebook, since the server edits the file. */
     beforeEdit?: (path: string) => Promise<void>;
+    /**
+     * After an edit ended and before the section shows its result: e.g. read the open
+     * notebook back from disk, so a save made once the new dependencies show keeps them.
+     * A failure here is the hook's to report; the section is refreshed anyway.
+     */
+    afterEdit?: (edit: INotebookEdit) => Promise<void>;
   }
 }
 
@@ -42,6 +48,7 @@ export class NotebookDepsModel {
     this.client = options.client;
     this._operations = options.operations;
     this._beforeEdit = options.beforeEdit ?? (() => Promise.resolve());
+    this._afterEdit = options.afterEdit ?? (() => Promise.resolve());
     this._operations.changed.connect(this._emit, this);
   }
 
@@ -197,16 +204,21 @@ export class NotebookDepsModel {
     await this._beforeEdit(path);
     const operation = await start();
     const tracked = this._operations.track(operation, label);
+    const finish = async (t: ITrackedOperation): Promise<void> => {
+      const edit = { path, action, tracked: t };
+      await this._afterEdit(edit).catch(() => undefined);
+      if (path === this._path) {
+        this._version++;
+        await this.refresh();
+      }
+      this._edited.emit(edit);
+    };
     const onFinished = (_: unknown, t: ITrackedOperation): void => {
       if (t.operation.id !== operation.id) {
         return;
       }
       this._operations.operationFinished.disconnect(onFinished);
-      if (path === this._path) {
-        this._version++;
-        void this.refresh();
-      }
-      this._edited.emit({ path, action, tracked: t });
+      void finish(t);
     };
     if (tracked.finished) {
       onFinished(null, tracked);
@@ -237,4 +249,5 @@ export class NotebookDepsModel {
   private _version = 0;
   private _changed = new Signal<this, void>(this);
   private _edited = new Signal<this, INotebookEdit>(this);
+  private _afterEdit: (edit: INotebookEdit) => Promise<void>;
 }

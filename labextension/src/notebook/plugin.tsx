@@ -77,6 +77,15 @@ export function setupNotebookDeps(options: INotebookDepsOptions): NotebookDepsMo
           await p.context.save();
         }
       }
+    },
+    // ... and once it is done, the open document has the new file before the section shows
+    // the new dependencies: a save made then (by the user or autosave) keeps them.
+    afterEdit: async edit => {
+      if (edit.tracked.operation.state === 'succeeded') {
+        for (const p of openPanels(edit.path)) {
+          await readBack(p);
+        }
+      }
     }
   });
 
@@ -241,7 +250,7 @@ export function setupNotebookDeps(options: INotebookDepsOptions): NotebookDepsMo
   });
   onCurrent();
 
-  // -- after an edit: the document from disk, the result, a restart -------------------
+  // -- after an edit: the document from disk (afterEdit), the result, a restart --------
 
   deps.edited.connect((_, edit) => void afterEdit(edit));
 
@@ -280,10 +289,7 @@ export function setupNotebookDeps(options: INotebookDepsOptions): NotebookDepsMo
     if (op.state !== 'succeeded') {
       return;
     }
-    const open = openPanels(edit.path);
-    for (const p of open) {
-      await readBack(p);
-    }
+    const open = openPanels(edit.path); // already read back (afterEdit)
     if (edit.action === 'self-contained' || edit.action === 'project') {
       const text = resultText(op as IOperation & { result?: unknown });
       if (text) {
