@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -49,11 +50,8 @@ def parse_tree(text: str) -> list[dict[str, Any]]:
     lines, uv's footnotes) are skipped."""
     roots: list[dict[str, Any]] = []
     stack: list[tuple[int, dict[str, Any]]] = []
-    for line in text.splitlines():
-        depth, start = 0, 0
-        while line[start : start + 4] in _CELLS:
-            depth, start = depth + 1, start + 4
-        node = _node(line[start:].strip())
+    for depth, content in _lines(text):
+        node = _node(content)
         if node is None:
             continue
         while stack and stack[-1][0] >= depth:
@@ -67,15 +65,20 @@ def latest_versions(text: str) -> dict[str, str]:
     """Canonical name -> newest release, from a tree uv drew with ``--outdated`` (it marks
     each package that has a newer release ``(latest: vX)``)."""
     out: dict[str, str] = {}
-    for line in text.splitlines():
-        start = 0
-        while line[start : start + 4] in _CELLS:
-            start += 4
-        content = line[start:].strip()
+    for _depth, content in _lines(text):
         match, latest = _NODE.match(content), _LATEST.search(content)
         if match and latest and not content.startswith(("warning:", "error:")):
             out[canonicalize_name(match.group("name"))] = latest.group(1)
     return out
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """Each line of uv's drawing as (depth, what follows its prefix cells)."""
+    for line in text.splitlines():
+        depth, start = 0, 0
+        while line[start : start + 4] in _CELLS:
+            depth, start = depth + 1, start + 4
+        yield depth, line[start:].strip()
 
 
 def _node(content: str) -> dict[str, Any] | None:

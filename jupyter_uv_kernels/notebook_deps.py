@@ -274,7 +274,9 @@ async def notebook_outdated(runner: UvRunner, path: str) -> dict[str, Any]:
 
     async def work(files: ScriptFiles) -> tuple[str, str | UvFailed]:
         dry_run, tree = await run_both(
-            runner.lock_script(files.script, cwd=files.folder, upgrade=True, dry_run=True),
+            runner.lock_script(
+                files.script, cwd=files.folder, upgrade=True, dry_run=True, timeout=120
+            ),
             runner.tree_script(files.script, cwd=files.folder, outdated=True),
         )
         return f"{dry_run.stdout}\n{dry_run.stderr}", tree

@@ -29,6 +29,7 @@ from .errors import Conflict, UvKernelsError
 from .notebook_convert import KERNEL_PACKAGES
 from .notebook_deps import script_copy
 from .notebook_script import NotebookFile, load_notebook
+from .script_envs import is_stale_lock
 from .uvrunner import LineCallback, UvRunner
 
 _PROJECT_FILES = ("pyproject.toml", "uv.lock", ".venv")
@@ -81,7 +82,7 @@ async def locked_pins(runner: UvRunner, nb: NotebookFile) -> list[str]:
         result = await runner.notebook_env_requirements(files.script, locked=True, cwd=files.folder)
     if result.returncode != 0:
         name = os.path.basename(nb.path)
-        if "needs to be updated" in result.stderr:
+        if is_stale_lock(result.stderr):
             raise Conflict(
                 f"{name}'s lock no longer matches its '# /// script' block, so its versions "
                 "cannot be carried into the project. Relock it first (Lock in the uv panel, "

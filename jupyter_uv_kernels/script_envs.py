@@ -201,6 +201,7 @@ class Build:
         #: the build dir, or beside the notebook when the block names paths relative to it
         #: (uv reads them relative to the script, and ``uv pip install`` relative to its
         #: working directory).
+        self.dir = ""
         self.export_file = ""
         self.cwd: str | None = script.folder
         try:
@@ -263,7 +264,7 @@ class Build:
         return self.final
 
     def discard(self) -> None:
-        if getattr(self, "dir", None):
+        if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
         if self.export_file and self.script.folder is not None:
             for leftover in (self.export_file, self.export_file + ".lock"):
@@ -302,12 +303,18 @@ def _remove_env(env: str, envs: str) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
+def is_stale_lock(stderr: str) -> bool:
+    """Whether ``uv export --script --locked`` failed because the lock no longer matches
+    the block (the block was edited after it was locked)."""
+    return "needs to be updated" in " ".join(stderr.split())
+
+
 def failure_message(step: str, stderr: str, script: NotebookScript) -> str:
     """uv's failure at one step, as one message with the fix."""
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     text = " ".join(lines)
     where = script.path
-    if step == "export" and "needs to be updated" in text:
+    if step == "export" and is_stale_lock(text):
         return (
             f"The notebook {where} has a lock that no longer matches its '# /// script' "
             "block (the block was changed after it was locked).\n"
